@@ -1,0 +1,14 @@
+import type { Migration, MigrationProvider } from 'kysely/migration';
+import * as m001 from './001-initial.ts';
+
+/**
+ * Versioned migrations, in order. Add a new file `NNN-name.ts` and list it here;
+ * never edit a migration that has shipped.
+ */
+export const MIGRATIONS: Record<string, Migration> = {
+  '001-initial': m001,
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: async () => MIGRATIONS,
+};

@@ -1,0 +1,5 @@
+export * from './backoff.ts';
+export * from './clock.ts';
+export * from './errors.ts';
+export * from './ids.ts';
+export * from './logger.ts';
