@@ -1,1 +1,6 @@
-export {};
+export * from './client.ts';
+export * from './errors.ts';
+export * from './http.ts';
+export * from './sse.ts';
+export * from './types.ts';
+export * from './watch.ts';

@@ -1,0 +1,3 @@
+import { cliSuite } from './testing/cli-suite.ts';
+
+cliSuite('sqlite');

@@ -1,0 +1,190 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { backoffDelay } from '@triplane/kernel';
+import { CliError, EXIT } from '../cli/exit.ts';
+import { line, note } from '../cli/output.ts';
+import { ensureOwnerToken } from './init.ts';
+import { type ListenAddress, parseListen, urlFor } from './listen.ts';
+
+export interface UpFlags {
+  dataDir?: string | undefined;
+  listen?: string | undefined;
+  databaseUrl?: string | undefined;
+  workers?: number | undefined;
+}
+
+const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
+const STOP_GRACE_MS = 30_000;
+/** Consecutive failed starts, before it was ever ready, after which `up` gives up. */
+const GIVE_UP_AFTER = 5;
+
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.TRIPLANE_DATA_DIR) return env.TRIPLANE_DATA_DIR;
+  return join(env.XDG_DATA_HOME || join(env.HOME || homedir(), '.local', 'share'), 'triplane');
+}
+
+function portInUse(a: ListenAddress): Promise<boolean> {
+  const host = a.host === '0.0.0.0' ? '127.0.0.1' : a.host === '::' ? '::1' : a.host;
+  return new Promise((res) => {
+    const s = connect({ host, port: a.port });
+    s.once('connect', () => {
+      s.destroy();
+      res(true);
+    });
+    s.once('error', () => res(false));
+    s.setTimeout(1000, () => {
+      s.destroy();
+      res(false);
+    });
+  });
+}
+
+async function ready(url: string): Promise<boolean> {
+  try {
+    const r = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) });
+    await r.body?.cancel();
+    return r.ok;
+  } catch {
+    return false;
+  }
+}
+
+function tail(path: string, lines: number): string {
+  try {
+    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * `triplane up`: single-node mode. Initialise the store if needed, then run the control plane
+ * as a supervised child process (restarted with backoff when it dies) and report the edge
+ * and the agent as not built yet. Prints `api: <URL>` and `token: <TOKEN>` once the API
+ * answers /readyz; SIGTERM/SIGINT stop everything and resolve (exit 0).
+ */
+export async function runUp(f: UpFlags): Promise<void> {
+  const dataDir = resolve(f.dataDir ?? defaultDataDir());
+  const addr = parseListen(f.listen ?? '127.0.0.1:8800');
+  const url = urlFor(addr);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const logDir = join(dataDir, 'logs');
+  mkdirSync(logDir, { recursive: true, mode: 0o700 });
+  const logPath = join(logDir, 'control.log');
+
+  if (await portInUse(addr)) {
+    throw new CliError(
+      EXIT.error,
+      `something is already listening on ${url}; stop it or pass --listen HOST:PORT`,
+      'TRIPLANE_ERR_CONFLICT',
+    );
+  }
+  const owner = await ensureOwnerToken(dataDir, f);
+  line(`triplane: single-node mode, data in ${dataDir}`);
+  if (owner.created) line('init: created the owner organization and user');
+  if (owner.minted) line('init: no saved owner token; made a new one (token "up")');
+  line('edge: not started — the edge plane is not built yet (issue 3); sites are not served');
+  line('agent: not started — the site agent is not built yet (issue 4); environments are not run');
+
+  let child: ChildProcess | undefined;
+  let stopping = false;
+  let crashes = 0;
+  let announced = false;
+  let restartTimer: NodeJS.Timeout | undefined;
+  let wake: (() => void) | undefined;
+  let failure: CliError | undefined;
+  const stopped = new Promise<void>((r) => {
+    wake = r;
+  });
+
+  const launch = () => {
+    restartTimer = undefined;
+    if (stopping) return;
+    const args = [
+      MAIN,
+      'control',
+      '--data-dir',
+      dataDir,
+      '--listen',
+      `${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}`,
+    ];
+    if (f.databaseUrl) args.push('--database-url', f.databaseUrl);
+    if (f.workers !== undefined) args.push('--workers', String(f.workers));
+    const out = openSync(logPath, 'a', 0o600);
+    // Own process group: a terminal's Ctrl-C reaches only this supervisor, which stops the
+    // child once (SIGTERM). The IPC channel makes the child stop if this process dies.
+    const c = spawn(process.execPath, args, { stdio: ['ignore', out, out, 'ipc'], detached: true, env: process.env });
+    closeSync(out);
+    child = c;
+    const startedAt = Date.now();
+    let wasReady = false;
+    c.once('exit', (code, signal) => {
+      child = undefined;
+      if (stopping) return;
+      if (Date.now() - startedAt > 60_000) crashes = 0;
+      crashes++;
+      if (!announced && crashes >= GIVE_UP_AFTER) {
+        // Never came up: a configuration problem (bad database URL, port taken), not a crash.
+        note(`control: failed to start ${crashes} times; giving up — log: ${logPath}`);
+        const t = tail(logPath, 10);
+        if (t) note(t);
+        failure = new CliError(EXIT.error, 'the control plane could not start', 'TRIPLANE_ERR_UNAVAILABLE');
+        wake?.();
+        return;
+      }
+      const delay = backoffDelay(crashes, { baseMs: 500, capMs: 30_000 });
+      note(`control: exited (${signal ?? `code ${code}`}); restarting in ${(delay / 1000).toFixed(1)}s — log: ${logPath}`);
+      const t = tail(logPath, 5);
+      if (t && !wasReady) note(t);
+      restartTimer = setTimeout(launch, delay);
+    });
+    c.on('error', (e) => note(`control: could not start: ${e.message}`));
+    (async () => {
+      while (child === c && !stopping) {
+        if (await ready(url)) {
+          wasReady = true;
+          if (!announced) {
+            announced = true;
+            line(`api: ${url}`);
+            line(`token: ${owner.token}`);
+            line(`logs: ${logPath}`);
+            line('ready — Ctrl-C to stop');
+          } else note('control: ready again');
+          return;
+        }
+        await sleep(200);
+      }
+    })();
+  };
+
+  const stop = async (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    note(`triplane: ${sig}: stopping`);
+    clearTimeout(restartTimer);
+    const c = child;
+    if (c && c.exitCode === null && c.signalCode === null) {
+      const exited = new Promise<void>((r) => c.once('exit', () => r()));
+      c.kill('SIGTERM');
+      const killer = setTimeout(() => {
+        note('control: did not stop in time; killing it');
+        c.kill('SIGKILL');
+      }, STOP_GRACE_MS);
+      await exited;
+      clearTimeout(killer);
+    }
+    line('stopped');
+    wake?.();
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  launch();
+  await stopped;
+  if (failure) throw failure;
+}

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { BIN, cliEnv, freePort, tempDir, triplane } from './testing/cli.ts';
+
+/** Run `triplane up` until it has printed its token line; returns the lines and the process. */
+async function up(
+  dataDir: string,
+  port: number,
+  home: string,
+): Promise<{ child: ChildProcess; out: () => string; api: string; token: string }> {
+  const child = spawn(BIN, ['up', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`], {
+    env: cliEnv(home),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d) => {
+    out += d;
+  });
+  child.stderr?.on('data', (d) => {
+    out += d;
+  });
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const api = /^api: (\S+)$/m.exec(out)?.[1];
+    const token = /^token: (\S+)$/m.exec(out)?.[1];
+    if (api && token) return { child, out: () => out, api, token };
+    if (child.exitCode !== null) throw new Error(`triplane up exited ${child.exitCode}:\n${out}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`triplane up printed no api/token lines:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function exit(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((r) => child.once('exit', (code) => r(code)));
+}
+
+test('triplane up prints api and token, serves the API, says edge and agent are not built, stops on SIGTERM', {
+  timeout: 300_000,
+}, async () => {
+  const dir = tempDir('triplane-up-');
+  try {
+    const home = join(dir.path, 'home');
+    const dataDir = join(dir.path, 'data');
+    const port = await freePort();
+    const first = await up(dataDir, port, home);
+    assert.equal(first.api, `http://127.0.0.1:${port}`);
+    assert.match(first.token, /^tpl_/);
+    assert.match(first.out(), /^edge: not started .*issue 3/m);
+    assert.match(first.out(), /^agent: not started .*issue 4/m);
+    assert.equal(statSync(join(dataDir, 'owner-token')).mode & 0o777, 0o600);
+
+    const who = await triplane(['whoami', '--json'], {
+      env: cliEnv(home, { TRIPLANE_API: first.api, TRIPLANE_TOKEN: first.token }),
+    });
+    assert.equal(who.code, 0, who.stderr);
+
+    // A second `up` on the same address refuses to start instead of fighting over the port.
+    const clash = await triplane(['up', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`], { env: cliEnv(home) });
+    assert.equal(clash.code, 1);
+    assert.match(clash.stderr, /already listening/);
+
+    first.child.kill('SIGTERM');
+    assert.equal(await exit(first.child), 0, first.out());
+    assert.match(first.out(), /^stopped$/m);
+    await assert.rejects(fetch(`${first.api}/readyz`), 'the control plane stopped with it');
+
+    // The next `up` prints the same owner token (kept in DATA_DIR/owner-token).
+    const second = await up(dataDir, port, home);
+    assert.equal(second.token, first.token);
+    assert.doesNotMatch(second.out(), /created the owner/);
+    second.child.kill('SIGINT');
+    assert.equal(await exit(second.child), 0, second.out());
+  } finally {
+    dir.remove();
+  }
+});
+
+test('triplane up after triplane init mints a token it can show', { timeout: 300_000 }, async () => {
+  const dir = tempDir('triplane-up-');
+  try {
+    const home = join(dir.path, 'home');
+    const dataDir = join(dir.path, 'data');
+    const init = await triplane(['init', '--data-dir', dataDir], { env: cliEnv(home) });
+    assert.equal(init.code, 0, init.stderr);
+    const initToken = /^token: (\S+)$/m.exec(init.stdout)?.[1];
+    const port = await freePort();
+    const u = await up(dataDir, port, home);
+    assert.notEqual(u.token, initToken);
+    assert.match(u.out(), /made a new one/);
+    const who = await triplane(['whoami'], { env: cliEnv(home, { TRIPLANE_API: u.api, TRIPLANE_TOKEN: u.token }) });
+    assert.equal(who.code, 0, who.stderr);
+    u.child.kill('SIGTERM');
+    assert.equal(await exit(u.child), 0, u.out());
+  } finally {
+    dir.remove();
+  }
+});

@@ -1,0 +1,208 @@
+import { type ClientOptions, type Query, seg, Transport } from './http.ts';
+import type {
+  AddMemberRequest,
+  ApiToken,
+  AuditEntry,
+  AuditQuery,
+  CreateApiTokenRequest,
+  CreateDomainRequest,
+  CreatedApiToken,
+  CreateEnvironmentRequest,
+  CreateOrganizationRequest,
+  CreateServerRequest,
+  CreateServerResponse,
+  CreateSiteRequest,
+  CreateSiteResponse,
+  DeleteSiteResponse,
+  Domain,
+  Environment,
+  EnvironmentAction,
+  EnvironmentJobResponse,
+  Job,
+  JobLogList,
+  JobState,
+  ListParams,
+  LoginResponse,
+  Membership,
+  MeResponse,
+  Organization,
+  Page,
+  Server,
+  ServerDetail,
+  Site,
+  SiteDetail,
+  UpdateDomainRequest,
+  UpdateEnvironmentRequest,
+  UpdateMemberRequest,
+  UpdateOrganizationRequest,
+  User,
+} from './types.ts';
+import { followJob, type JobEvent, type WaitOptions, type WatchOptions, waitForJob } from './watch.ts';
+
+/** List routes answer `{items, nextCursor}`; a bare array is accepted too. */
+function asPage<T>(v: unknown): Page<T> {
+  if (Array.isArray(v)) return { items: v as T[], nextCursor: null };
+  const o = (v ?? {}) as { items?: T[]; nextCursor?: string | null };
+  return { items: o.items ?? [], nextCursor: o.nextCursor ?? null };
+}
+
+export interface Watch {
+  /** Resolves with the final job. */
+  done: Promise<Job>;
+  /** Stop watching; `done` rejects with an AbortError. */
+  close(): void;
+}
+
+/**
+ * Typed client of the Triplane control-plane API (`/api/v1`), on the global fetch.
+ *
+ * Example:
+ *   const c = new TriplaneClient({ baseUrl: 'http://127.0.0.1:8800', token });
+ *   const { items } = await c.sites.list({ orgId });
+ *   const job = await c.waitForJob(jobId, { onProgress: (j) => console.log(j.progress) });
+ */
+export class TriplaneClient {
+  readonly http: Transport;
+
+  constructor(o: ClientOptions) {
+    this.http = new Transport(o);
+  }
+
+  get baseUrl(): string {
+    return this.http.baseUrl;
+  }
+
+  #get<T>(path: string, query?: Query): Promise<T> {
+    return this.http.request<T>('GET', path, { query });
+  }
+  #send<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return this.http.request<T>(method, path, { body });
+  }
+  async #list<T>(path: string, query?: Query): Promise<Page<T>> {
+    return asPage<T>(await this.#get<unknown>(path, query));
+  }
+
+  /** Every page of a list, followed through `nextCursor`. */
+  async all<T>(fetchPage: (cursor: string | undefined) => Promise<Page<T>>, max = 100_000): Promise<T[]> {
+    const out: T[] = [];
+    let cursor: string | undefined;
+    do {
+      const p = await fetchPage(cursor);
+      out.push(...p.items);
+      cursor = p.nextCursor ?? undefined;
+    } while (cursor && out.length < max);
+    return out;
+  }
+
+  readonly health = {
+    healthz: () => this.#get<{ status: string }>('/healthz'),
+    readyz: () => this.#get<{ status: string }>('/readyz'),
+  };
+
+  readonly auth = {
+    me: () => this.#get<MeResponse>('/auth/me'),
+    /** Dashboard sign-in: sets the session cookie; send `csrfToken` as `x-csrf-token` afterwards. */
+    login: (email: string, password: string) => this.#send<LoginResponse>('POST', '/auth/login', { email, password }),
+    logout: () => this.#send<void>('POST', '/auth/logout'),
+  };
+
+  readonly users = {
+    list: (q: ListParams = {}) => this.#list<User>('/users', { ...q }),
+    get: (id: string) => this.#get<User>(`/users/${seg(id)}`),
+  };
+
+  readonly orgs = {
+    list: (q: ListParams = {}) => this.#list<Organization>('/orgs', { ...q }),
+    get: (id: string) => this.#get<Organization>(`/orgs/${seg(id)}`),
+    create: (body: CreateOrganizationRequest) => this.#send<Organization>('POST', '/orgs', body),
+    update: (id: string, body: UpdateOrganizationRequest) => this.#send<Organization>('PATCH', `/orgs/${seg(id)}`, body),
+  };
+
+  readonly members = {
+    list: (orgId: string, q: ListParams = {}) => this.#list<Membership>(`/orgs/${seg(orgId)}/members`, { ...q }),
+    add: (orgId: string, body: AddMemberRequest) => this.#send<Membership>('POST', `/orgs/${seg(orgId)}/members`, body),
+    update: (orgId: string, memberId: string, body: UpdateMemberRequest) =>
+      this.#send<Membership>('PATCH', `/orgs/${seg(orgId)}/members/${seg(memberId)}`, body),
+    remove: (orgId: string, memberId: string) => this.#send<void>('DELETE', `/orgs/${seg(orgId)}/members/${seg(memberId)}`),
+  };
+
+  readonly tokens = {
+    list: (q: ListParams = {}) => this.#list<ApiToken>('/tokens', { ...q }),
+    /** The secret is in the answer (`token`), exactly once. */
+    create: (body: CreateApiTokenRequest) => this.#send<CreatedApiToken>('POST', '/tokens', body),
+    revoke: (id: string) => this.#send<void>('DELETE', `/tokens/${seg(id)}`),
+  };
+
+  readonly servers = {
+    list: (q: ListParams = {}) => this.#list<Server>('/servers', { ...q }),
+    get: (id: string) => this.#get<ServerDetail>(`/servers/${seg(id)}`),
+    /** The one-time join token is in the answer (`joinToken`). */
+    create: (body: CreateServerRequest) => this.#send<CreateServerResponse>('POST', '/servers', body),
+    delete: (id: string) => this.#send<unknown>('DELETE', `/servers/${seg(id)}`),
+  };
+
+  readonly sites = {
+    list: (q: ListParams & { orgId?: string; name?: string } = {}) => this.#list<Site>('/sites', { ...q }),
+    /** The site with its environments and domains. */
+    get: (id: string) => this.#get<SiteDetail>(`/sites/${seg(id)}`),
+    /** 202: the site, its production environment, its domains and the provisioning job. */
+    create: (body: CreateSiteRequest) => this.#send<CreateSiteResponse>('POST', '/sites', body),
+    update: (id: string, body: { name?: string }) => this.#send<Site>('PATCH', `/sites/${seg(id)}`, body),
+    /** 202: the site (status `deleting`) and the deletion job. `confirm` is the site's name. */
+    delete: (id: string, confirm?: string) =>
+      this.http.request<DeleteSiteResponse>('DELETE', `/sites/${seg(id)}`, { query: { confirm } }),
+  };
+
+  readonly environments = {
+    list: (siteId: string, q: ListParams = {}) => this.#list<Environment>(`/sites/${seg(siteId)}/environments`, { ...q }),
+    get: (id: string) => this.#get<Environment>(`/environments/${seg(id)}`),
+    create: (siteId: string, body: CreateEnvironmentRequest) =>
+      this.#send<EnvironmentJobResponse>('POST', `/sites/${seg(siteId)}/environments`, body),
+    /** Applied at once (a new generation); agents converge to it. */
+    update: (id: string, body: UpdateEnvironmentRequest) => this.#send<Environment>('PATCH', `/environments/${seg(id)}`, body),
+    delete: (id: string, confirm?: string) =>
+      this.http.request<EnvironmentJobResponse>('DELETE', `/environments/${seg(id)}`, { query: { confirm } }),
+    action: (id: string, action: EnvironmentAction) =>
+      this.#send<EnvironmentJobResponse>('POST', `/environments/${seg(id)}/actions/${action}`),
+  };
+
+  readonly domains = {
+    list: (environmentId: string, q: ListParams = {}) =>
+      this.#list<Domain>(`/environments/${seg(environmentId)}/domains`, { ...q }),
+    add: (environmentId: string, body: CreateDomainRequest) =>
+      this.#send<Domain>('POST', `/environments/${seg(environmentId)}/domains`, body),
+    get: (id: string) => this.#get<Domain>(`/domains/${seg(id)}`),
+    update: (id: string, body: UpdateDomainRequest) => this.#send<Domain>('PATCH', `/domains/${seg(id)}`, body),
+    remove: (id: string) => this.#send<void>('DELETE', `/domains/${seg(id)}`),
+  };
+
+  readonly jobs = {
+    list: (q: ListParams & { orgId?: string; siteId?: string; state?: JobState; kind?: string } = {}) =>
+      this.#list<Job>('/jobs', { ...q }),
+    get: (id: string) => this.#get<Job>(`/jobs/${seg(id)}`),
+    /** Log lines after `after` (a seq); pass the answer's `last` to continue. */
+    logs: (id: string, q: { after?: number; limit?: number } = {}) => this.#get<JobLogList>(`/jobs/${seg(id)}/logs`, { ...q }),
+    cancel: (id: string) => this.#send<Job>('POST', `/jobs/${seg(id)}/cancel`),
+    retry: (id: string) => this.#send<Job>('POST', `/jobs/${seg(id)}/retry`),
+  };
+
+  readonly audit = {
+    /** Newest first. */
+    list: (q: AuditQuery = {}) => this.#list<AuditEntry>('/audit', { ...q }),
+  };
+
+  /**
+   * Follow a job's event stream (SSE, reconnecting with backoff, polling as a fallback).
+   * `onEvent` gets every event with the latest job snapshot; `done` resolves with the final job.
+   */
+  watchJob(id: string, onEvent: (e: JobEvent) => void, o: Omit<WatchOptions, 'signal'> = {}): Watch {
+    const ctl = new AbortController();
+    const done = followJob(this.http, id, onEvent, { ...o, signal: ctl.signal });
+    return { done, close: () => ctl.abort(new DOMException('watch closed', 'AbortError')) };
+  }
+
+  /** Resolve with the job once it is succeeded, failed or cancelled. */
+  waitForJob(id: string, o: WaitOptions = {}): Promise<Job> {
+    return waitForJob(this.http, id, o);
+  }
+}

@@ -1,0 +1,101 @@
+import type {
+  AddMemberRequest,
+  ApiToken,
+  AuditEntry,
+  AuditList,
+  AuditQuery,
+  CreateApiTokenRequest,
+  CreateDomainRequest,
+  CreatedApiToken,
+  CreateEnvironmentRequest,
+  CreateOrganizationRequest,
+  CreateServerRequest,
+  CreateServerResponse,
+  CreateSiteRequest,
+  CreateSiteResponse,
+  DeleteSiteResponse,
+  Domain,
+  Environment,
+  EnvironmentAction,
+  EnvironmentJobResponse,
+  Job,
+  JobList,
+  JobLog,
+  JobLogList,
+  JobState,
+  LoginResponse,
+  Membership,
+  MeResponse,
+  Organization,
+  Role,
+  Server,
+  ServerDetail,
+  ServerRole,
+  Site,
+  SiteDetail,
+  UpdateDomainRequest,
+  UpdateEnvironmentRequest,
+  UpdateMemberRequest,
+  UpdateOrganizationRequest,
+  User,
+} from '@triplane/spec';
+
+/**
+ * Shapes of the API's objects: the wire schemas of packages/spec/src/api/* (`Static<typeof …>`),
+ * imported as types only, so the client has no runtime dependency at all.
+ */
+export type {
+  AddMemberRequest,
+  ApiToken,
+  AuditEntry,
+  AuditList,
+  AuditQuery,
+  CreateApiTokenRequest,
+  CreateDomainRequest,
+  CreatedApiToken,
+  CreateEnvironmentRequest,
+  CreateOrganizationRequest,
+  CreateServerRequest,
+  CreateServerResponse,
+  CreateSiteRequest,
+  CreateSiteResponse,
+  DeleteSiteResponse,
+  Domain,
+  Environment,
+  EnvironmentAction,
+  EnvironmentJobResponse,
+  Job,
+  JobList,
+  JobLog,
+  JobLogList,
+  JobState,
+  LoginResponse,
+  Membership,
+  MeResponse,
+  Organization,
+  Role,
+  Server,
+  ServerDetail,
+  ServerRole,
+  Site,
+  SiteDetail,
+  UpdateDomainRequest,
+  UpdateEnvironmentRequest,
+  UpdateMemberRequest,
+  UpdateOrganizationRequest,
+  User,
+};
+
+/** One page of a list route. */
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface ListParams {
+  limit?: number;
+  cursor?: string;
+}
+
+/** Terminal job states (a copy of spec's, so this module has no runtime imports). */
+export const TERMINAL_JOB_STATES: readonly string[] = ['succeeded', 'failed', 'cancelled'];
