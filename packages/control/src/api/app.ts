@@ -7,7 +7,7 @@ import { sql } from 'kysely';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { authenticate } from './auth/authenticate.ts';
 import type { AppContext, AppOptions } from './context.ts';
-import { installErrorHandlers } from './errors.ts';
+import { fromFastifyError, installErrorHandlers, sendError } from './errors.ts';
 import v1Routes from './routes/index.ts';
 import { validatorCompiler } from './validation.ts';
 
@@ -41,6 +41,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // Router-level errors (bad percent-encoding, over-long params) bypass setErrorHandler.
+    frameworkErrors: (err, _req, reply) => sendError(reply, fromFastifyError(err)),
   });
   app.decorate('ctx', ctx);
   app.decorateRequest('principal', null as never);

@@ -80,7 +80,11 @@ export function fromStoreError(e: unknown): TriplaneError | undefined {
   if (err?.code === 'SQLITE_CONSTRAINT_UNIQUE' || err?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || err?.code === '23505') {
     return new TriplaneError('TRIPLANE_ERR_ALREADY_EXISTS', 'a resource with the same unique name already exists');
   }
-  if (err?.code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || err?.code === '23503') {
+  if (
+    err?.code === 'SQLITE_CONSTRAINT_FOREIGNKEY' ||
+    err?.code === '23503' ||
+    (err?.code === 'SQLITE_CONSTRAINT_TRIGGER' && /FOREIGN KEY/.test(err.message ?? ''))
+  ) {
     return new TriplaneError(
       'TRIPLANE_ERR_CONFLICT',
       'the resource is referenced by, or refers to, another that blocks this change',

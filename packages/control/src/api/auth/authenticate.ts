@@ -17,6 +17,17 @@ function bearer(req: FastifyRequest): string | undefined {
   return m[1];
 }
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route ignores the session cookie (login: a stale cookie must not block signing in). */
+    ignoreSessionCookie?: boolean;
+  }
+}
+
+function ignoresSessionCookie(req: FastifyRequest): boolean {
+  return req.routeOptions.config?.ignoreSessionCookie === true;
+}
+
 /**
  * Resolve the caller from a Bearer token (API token or server credential) or the session
  * cookie. A presented credential that is wrong, expired or revoked is a 401 — never a
@@ -69,7 +80,9 @@ export async function authenticate(app: FastifyInstance, req: FastifyRequest): P
     throw new TriplaneError('TRIPLANE_ERR_UNAUTHENTICATED', 'invalid token');
   }
 
-  const cookie = req.cookies?.[SESSION_COOKIE];
+  // Routes that start a session (login) ignore a stale or foreign session cookie: an expired
+  // or revoked cookie left in the browser must not lock its owner out of signing in again.
+  const cookie = ignoresSessionCookie(req) ? undefined : req.cookies?.[SESSION_COOKIE];
   if (cookie) {
     const row = await db
       .selectFrom('sessions')
