@@ -40,6 +40,7 @@ system:
 
 typecheck: deps
 	tsc -b
+	tsc -p bench
 
 lint: deps
 	biome check .

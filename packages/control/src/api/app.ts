@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import fastifyCookie from '@fastify/cookie';
 import fastifySwagger from '@fastify/swagger';
-import { silentLogger, systemClock } from '@triplane/kernel';
+import { silentLogger, systemClock, TriplaneError } from '@triplane/kernel';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
@@ -48,6 +48,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.decorateRequest('principal', null as never);
   app.setValidatorCompiler(validatorCompiler);
   installErrorHandlers(app);
+  // JSON only: without this Fastify parses text/plain bodies as strings (400 instead of 415).
+  app.removeContentTypeParser('text/plain');
 
   await app.register(fastifyCookie);
   await app.register(fastifySwagger, {
@@ -87,6 +89,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     if (UNAUTHENTICATED_PATHS.has(path)) return;
     req.principal = await authenticate(app, req);
   });
+  // PostgreSQL text cannot hold U+0000 and no name, hostname or message needs it: refuse it in
+  // every body and query string up front so both stores answer the same 400.
+  app.addHook('preValidation', async (req) => {
+    if (containsNul(req.query) || containsNul(req.body)) {
+      throw new TriplaneError('TRIPLANE_ERR_VALIDATION', 'text must not contain NUL (U+0000) characters');
+    }
+  });
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     requests.inc({ method: req.method, route, status: String(reply.statusCode) });
@@ -112,4 +121,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(v1Routes, { prefix: '/api/v1' });
   await app.ready();
   return app;
+}
+
+function containsNul(v: unknown, depth = 0): boolean {
+  if (typeof v === 'string') return v.includes('\u0000');
+  if (depth > 32 || v === null || typeof v !== 'object') return false;
+  if (Array.isArray(v)) return v.some((x) => containsNul(x, depth + 1));
+  for (const [k, x] of Object.entries(v)) if (k.includes('\u0000') || containsNul(x, depth + 1)) return true;
+  return false;
 }

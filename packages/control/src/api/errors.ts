@@ -93,6 +93,10 @@ export function fromStoreError(e: unknown): TriplaneError | undefined {
   if (err?.code === 'SQLITE_BUSY' || err?.code === '40001' || err?.code === '40P01') {
     return new TriplaneError('TRIPLANE_ERR_UNAVAILABLE', 'the store is busy; retry', { retryable: true });
   }
+  if (err?.code === '22021' || err?.code === '22P05') {
+    // PostgreSQL text cannot hold NUL (U+0000): bad input, not a 500.
+    return new TriplaneError('TRIPLANE_ERR_VALIDATION', 'text must not contain NUL (U+0000) characters');
+  }
   return undefined;
 }
 
