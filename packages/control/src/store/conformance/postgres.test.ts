@@ -1,0 +1,3 @@
+import { storeConformanceSuite } from './suite.ts';
+
+storeConformanceSuite('postgres');

@@ -1,0 +1,4 @@
+import { storeConfigSuite, storeConformanceSuite } from './suite.ts';
+
+storeConformanceSuite('sqlite');
+storeConfigSuite();
