@@ -52,8 +52,8 @@ test('triplane up prints api and token, serves the API, says edge and agent are 
     const first = await up(dataDir, port, home);
     assert.equal(first.api, `http://127.0.0.1:${port}`);
     assert.match(first.token, /^tpl_/);
-    assert.match(first.out(), /^edge: not started .*issue 3/m);
-    assert.match(first.out(), /^agent: not started .*issue 4/m);
+    assert.match(first.out(), /^edge: not started .*issue 4/m);
+    assert.match(first.out(), /^agent: not started .*issue 3/m);
     assert.equal(statSync(join(dataDir, 'owner-token')).mode & 0o777, 0o600);
 
     const who = await triplane(['whoami', '--json'], {

@@ -89,8 +89,8 @@ export async function runUp(f: UpFlags): Promise<void> {
   line(`triplane: single-node mode, data in ${dataDir}`);
   if (owner.created) line('init: created the owner organization and user');
   if (owner.minted) line('init: no saved owner token; made a new one (token "up")');
-  line('edge: not started — the edge plane is not built yet (issue 3); sites are not served');
-  line('agent: not started — the site agent is not built yet (issue 4); environments are not run');
+  line('edge: not started — the edge plane is not built yet (issue 4); sites are not served');
+  line('agent: not started — the site agent is not built yet (issue 3); environments are not run');
 
   let child: ChildProcess | undefined;
   let stopping = false;
