@@ -1,0 +1,25 @@
+import type { HttpResponse } from './http.ts';
+import { http } from './http.ts';
+
+/**
+ * Non-interactive WordPress install (POST /wp-admin/install.php?step=2), as the provisioning
+ * job will do it. Returns the installer's response (200 with "Success!" on a fresh site).
+ */
+export async function installWordPress(
+  base: string,
+  opts: { title: string; user: string; password: string; email: string },
+): Promise<HttpResponse> {
+  return http(`${base}/wp-admin/install.php?step=2`, {
+    form: {
+      weblog_title: opts.title,
+      user_name: opts.user,
+      admin_password: opts.password,
+      admin_password2: opts.password,
+      pw_weak: 'on',
+      admin_email: opts.email,
+      blog_public: '0',
+      language: '',
+    },
+    timeoutMs: 120_000,
+  });
+}
