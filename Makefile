@@ -14,7 +14,7 @@ export npm_config_fund := false
 export npm_config_audit := false
 DATA_DIR ?= $(CURDIR)/.data
 
-.PHONY: up test toolchain deps system typecheck lint test-only bench clean
+.PHONY: up test toolchain deps system images typecheck lint test-only bench clean
 
 up: deps system typecheck
 	node apps/triplane/src/main.ts up --data-dir $(DATA_DIR)
@@ -35,8 +35,15 @@ node_modules/.install-stamp: $(NODE) package-lock.json package.json $(wildcard p
 	npm ci --no-audit --no-fund
 	touch $@
 
-system:
+# Debian packages for the control plane's tests, then (as root) the container host:
+# podman + runc, containers.conf/storage.conf, uid ranges (`triplane host prepare`, idempotent).
+system: deps
 	scripts/install-system-deps.sh
+	@if [ "$$(id -u)" = 0 ]; then node apps/triplane/src/main.ts host prepare; else echo "host prepare skipped (not root)"; fi
+
+# Site images (debootstrap + podman build, cached by content hash under /var/cache/triplane).
+images: system
+	node apps/triplane/src/main.ts images build
 
 typecheck: deps
 	tsc -b

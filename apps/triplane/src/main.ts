@@ -13,6 +13,7 @@ import { registerJob } from './commands/job.ts';
 import { registerLocal } from './commands/local.ts';
 import { registerLogin } from './commands/login.ts';
 import { registerMember, registerOrg } from './commands/org.ts';
+import { registerRuntime } from './commands/runtime.ts';
 import { registerServer } from './commands/server.ts';
 import { registerSite } from './commands/site.ts';
 import { registerToken } from './commands/token.ts';
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: (s, write) => write(s.startsWith('error:') ? `triplane: ${s}` : s) });
   registerLocal(program);
+  registerRuntime(program);
   registerLogin(program);
   registerSite(program);
   registerEnv(program);
