@@ -1,0 +1,23 @@
+import type { Logger } from '@triplane/kernel';
+
+/** One JSON line per request (msg "access"). Never contains Cookie/Authorization values. */
+export interface AccessEntry {
+  site: string | undefined;
+  method: string;
+  host: string | undefined;
+  url: string;
+  status: number;
+  cache: string;
+  upstream: string | undefined;
+  attempts: number;
+  ip: string | undefined;
+  bytesIn: number;
+  bytesOut: number;
+  /** Total time, and time to upstream response headers, in ms. */
+  ms: number;
+  upstreamMs: number | undefined;
+}
+
+export function logAccess(logger: Logger, e: AccessEntry): void {
+  logger.info({ access: e }, 'access');
+}

@@ -1,0 +1,102 @@
+import { CacheEngine, getProfile, type MemoryStorage } from '@triplane/cache';
+import type { Clock } from '@triplane/kernel';
+import { Acl } from './cidr.ts';
+import type { EdgeConfig, SiteConfigResolved } from './config.ts';
+import { HealthChecker } from './upstream/health.ts';
+import { Member } from './upstream/member.ts';
+import { Pool } from './upstream/pool.ts';
+
+/** A site as the request path uses it: compiled once per config, swapped atomically. */
+export interface CompiledSite {
+  readonly config: SiteConfigResolved;
+  readonly pool: Pool;
+  readonly acl: Acl;
+  /** undefined when the cache profile is `off` (every request passed; PURGE/BAN still answered locally). */
+  readonly cache: CacheEngine | undefined;
+  /**
+   * What a host's cached objects depend on (site identity and cache rules, not the member list:
+   * scaling a pool keeps the cache). When it changes across a reload, the host is purged.
+   */
+  readonly fingerprint: string;
+}
+
+export interface CompiledConfig {
+  readonly config: EdgeConfig;
+  readonly byHost: ReadonlyMap<string, CompiledSite>;
+  readonly catchAll: CompiledSite | undefined;
+  readonly sites: readonly CompiledSite[];
+  /** host → target host of a 301. */
+  readonly redirects: ReadonlyMap<string, string>;
+}
+
+export function route(c: CompiledConfig, host: string): CompiledSite | undefined {
+  return c.byHost.get(host) ?? c.catchAll;
+}
+
+/**
+ * Compiles a validated config into running objects. `storage` is shared across reloads so a
+ * config change keeps the cache warm; sites whose origin or cache rules changed are purged.
+ */
+export function compileConfig(
+  config: EdgeConfig,
+  storage: MemoryStorage,
+  clock: Clock,
+  previous?: CompiledConfig,
+): CompiledConfig {
+  const byHost = new Map<string, CompiledSite>();
+  let catchAll: CompiledSite | undefined;
+  const sites: CompiledSite[] = [];
+  for (const s of config.sites) {
+    const members = s.upstreams.map((u) => new Member(u.url, u.host, u.port));
+    const pool = new Pool(members, s.lbPolicy, s.passive);
+    if (s.healthCheck) pool.health = new HealthChecker(members, s.healthCheck);
+    const profile =
+      s.cache.profile === 'off'
+        ? undefined
+        : getProfile(s.cache.profile, {
+            nginxHelper: s.cache.nginxHelper,
+            bypassCookies: s.cache.bypassCookies,
+            bypassPaths: s.cache.bypassPaths,
+            wooPages: s.cache.wooPages,
+          });
+    const defaults: { ttl?: number; grace?: number; keep?: number } = {};
+    if (s.cache.defaultTtlS !== undefined) defaults.ttl = s.cache.defaultTtlS;
+    if (s.cache.graceS !== undefined) defaults.grace = s.cache.graceS;
+    if (s.cache.keepS !== undefined) defaults.keep = s.cache.keepS;
+    const cache = profile ? new CacheEngine({ profile, storage, clock, defaults, debugHeader: config.debugHeaders }) : undefined;
+    const fingerprint = JSON.stringify([s.name, s.cache]);
+    const site: CompiledSite = { config: s, pool, acl: new Acl(s.purgeAllow), cache, fingerprint };
+    sites.push(site);
+    for (const h of s.hosts) {
+      if (h === '*') catchAll = site;
+      else byHost.set(h, site);
+    }
+  }
+  if (previous) {
+    // Purge every host whose owning site or cache rules changed, or that is no longer served.
+    const fp = (c: { sites: readonly CompiledSite[] }) => {
+      const m = new Map<string, string>();
+      for (const s of c.sites) for (const h of s.config.hosts) m.set(h, s.fingerprint);
+      return m;
+    };
+    const before = fp(previous);
+    const after = fp({ sites });
+    const purger = new CacheEngine({ profile: getProfile('generic')!, storage, clock });
+    for (const [h, f] of before) {
+      if (after.get(h) === f) continue;
+      if (h === '*') {
+        // objects served by the catch-all live under hosts that no explicit site claims
+        for (const o of [...storage.all()]) if (!after.has(o.host) || after.get(o.host) !== before.get(o.host)) storage.remove(o);
+      } else purger.purge({ kind: 'host', host: h });
+    }
+  }
+  return { config, byHost, catchAll, sites, redirects: new Map(config.redirects.map((r) => [r.host, r.to])) };
+}
+
+export function startSites(c: CompiledConfig): void {
+  for (const s of c.sites) s.pool.health?.start();
+}
+
+export function stopSites(c: CompiledConfig, graceMs?: number): void {
+  for (const s of c.sites) s.pool.close(graceMs);
+}

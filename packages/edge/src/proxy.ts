@@ -1,0 +1,420 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  type CacheEngine,
+  type CacheRequest,
+  type ClientResponse,
+  type Fetch,
+  type HeaderMap,
+  hasEsi,
+  type OriginRequest,
+  sanitizeResponseHeaders,
+  stripHopByHop,
+  without,
+} from '@triplane/cache';
+import type { Clock, Logger } from '@triplane/kernel';
+import { type AccessEntry, logAccess } from './access-log.ts';
+import { type CompiledConfig, type CompiledSite, route } from './compile.ts';
+import { assembleEsi, type EsiContext } from './esi.ts';
+import { stripUntrusted, trustedForwarding } from './forwarding.ts';
+import { normaliseHost, parseTarget } from './host.ts';
+import { ForwardError, type Forwarded, forward, readBody } from './upstream/forward.ts';
+
+/** Per-request bookkeeping for the access log. */
+interface Ctx {
+  t0: number;
+  esi: EsiContext | undefined;
+  site: CompiledSite | undefined;
+  host: string | undefined;
+  cache: string;
+  upstream: string | undefined;
+  attempts: number;
+  upstreamMs: number | undefined;
+  bytesOut: number;
+}
+
+export interface ProxyDeps {
+  current: () => CompiledConfig;
+  logger: Logger;
+  clock: Clock;
+  onAccess?: (e: AccessEntry) => void;
+}
+
+const BODYLESS_STATUS = (s: number) => s === 204 || s === 304 || (s >= 100 && s < 200);
+
+/**
+ * The request path: limits → target/Host → router → (cache engine verdicts) → upstream → client.
+ * The compiled config is read once per request, so a reload never changes a request midway.
+ */
+export function createHandler(deps: ProxyDeps) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const cfg = deps.current();
+    const ctx: Ctx = {
+      t0: performance.now(),
+      esi: undefined,
+      site: undefined,
+      host: undefined,
+      cache: 'SYNTH',
+      upstream: undefined,
+      attempts: 0,
+      upstreamMs: undefined,
+      bytesOut: 0,
+    };
+    res.on('close', () => {
+      const entry: AccessEntry = {
+        site: ctx.site?.config.name,
+        method: req.method ?? '',
+        host: ctx.host,
+        url: req.url ?? '',
+        status: res.statusCode,
+        cache: ctx.cache,
+        upstream: ctx.upstream,
+        attempts: ctx.attempts,
+        ip: req.socket.remoteAddress,
+        bytesIn: req.socket.bytesRead,
+        bytesOut: ctx.bytesOut,
+        ms: Math.round((performance.now() - ctx.t0) * 100) / 100,
+        upstreamMs: ctx.upstreamMs === undefined ? undefined : Math.round(ctx.upstreamMs * 100) / 100,
+      };
+      logAccess(deps.logger, entry);
+      deps.onAccess?.(entry);
+    });
+    handle(deps, cfg, req, res, ctx).catch((err) => {
+      deps.logger.error({ err }, 'edge request fault');
+      if (!res.headersSent) plain(res, ctx, 502, 'Bad Gateway', true);
+      else res.destroy();
+    });
+  };
+}
+
+async function handle(deps: ProxyDeps, cfg: CompiledConfig, req: IncomingMessage, res: ServerResponse, ctx: Ctx): Promise<void> {
+  const limits = cfg.config.limits;
+  if (req.rawHeaders.length / 2 > limits.maxHeaderCount) return plain(res, ctx, 431, 'Request Header Fields Too Large', true);
+  // RFC 9112 §3.2: more than one Host field → 400 (node would silently keep the first).
+  let hostFields = 0;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.toLowerCase() === 'host') hostFields++;
+  if (hostFields > 1) return plain(res, ctx, 400, 'Bad Request', true);
+  const method = (req.method ?? 'GET').toUpperCase();
+  const target = parseTarget(req.url ?? '');
+  if (!target) return plain(res, ctx, 400, 'Bad Request', true);
+  // Absolute-form authority replaces Host (RFC 9112 §3.2.2) — except for PURGE/BAN, whose plugins
+  // put the cache's address in the URL and the site in Host (spec §3.4).
+  const purgeLike = method === 'PURGE' || method === 'BAN';
+  const rawHost = target.authority && !purgeLike ? target.authority : req.headers.host;
+  const host = normaliseHost(rawHost);
+  ctx.host = host;
+  const clientIp = req.socket.remoteAddress ?? '';
+  if (!host && !(purgeLike && rawHost === undefined)) return plain(res, ctx, 400, 'Bad Request', true);
+  const redirectTo = host ? cfg.redirects.get(host) : undefined;
+  if (redirectTo && !purgeLike) {
+    const body = Buffer.from('301 Moved Permanently\n');
+    ctx.cache = 'SYNTH';
+    res.writeHead(301, {
+      location: `http://${redirectTo}${target.path}`,
+      'content-length': String(body.length),
+      'content-type': 'text/plain',
+    });
+    ctx.bytesOut += body.length;
+    res.end(body);
+    return;
+  }
+  let site = host ? route(cfg, host) : undefined;
+  // Tag purges (Magento sends Host = the cache's own address, or none) are not host-scoped: any site
+  // whose purge ACL admits the client may run them against the shared storage.
+  if (!site && purgeLike) site = cfg.sites.find((s) => s.cache && s.acl.allows(clientIp));
+  if (!site && purgeLike) return plain(res, ctx, 405, 'Method Not Allowed', false);
+  if (!site) return plain(res, ctx, 421, 'Misdirected Request', false);
+  ctx.site = site;
+  ctx.esi = { deps, cfg, clientIp };
+  // A stopped environment (no members) answers 503 — cached pages included (snapshot contract).
+  if (site.pool.members.length === 0 && !purgeLike) return plain(res, ctx, 503, 'Service Unavailable', false);
+  const declared = Number(req.headers['content-length'] ?? '0');
+  if (declared > site.config.maxBodyBytes) return plain(res, ctx, 413, 'Payload Too Large', true);
+
+  const scheme = 'http' as const;
+  const headers = stripUntrusted(req.headers as HeaderMap);
+  delete headers.host;
+  const siteHost = host ?? site.config.hosts[0] ?? '';
+  const creq: CacheRequest = {
+    method,
+    url: target.path,
+    host: siteHost,
+    scheme,
+    headers,
+    purgeAllowed: site.acl.allows(clientIp),
+  };
+  const fwd = trustedForwarding(clientIp, scheme, siteHost);
+  const engine = site.cache;
+
+  if (!engine) {
+    if (method === 'PURGE' || method === 'BAN' || method === 'PRI') return plain(res, ctx, 405, 'Method Not Allowed', false);
+    ctx.cache = 'PASS';
+    return pass(
+      deps,
+      site,
+      req,
+      res,
+      ctx,
+      creq,
+      { method, url: target.path, headers: stripHopByHop(headers), forwardBody: true },
+      fwd,
+      undefined,
+    );
+  }
+
+  let coalesce = true;
+  for (let round = 0; round < 8; round++) {
+    const v = engine.receive(creq, { coalesce });
+    switch (v.kind) {
+      case 'synth':
+        ctx.cache = v.response.cacheStatus;
+        return write(res, ctx, v.response);
+      case 'pass':
+        ctx.cache = 'PASS';
+        return pass(deps, site, req, res, ctx, creq, v.origin, fwd, engine);
+      case 'hit':
+        ctx.cache = v.response.cacheStatus;
+        if (v.revalidate) void background(deps, site, engine, v.revalidate, fwd);
+        return write(res, ctx, v.response, creq);
+      case 'wait': {
+        const outcome = await v.until;
+        coalesce = outcome !== 'failed';
+        continue;
+      }
+      case 'miss':
+        ctx.cache = v.fetch.mode === 'hfm' ? 'HFM' : 'MISS';
+        return miss(deps, site, engine, v.fetch, res, ctx, fwd);
+    }
+  }
+  return plain(res, ctx, 503, 'Service Unavailable', false);
+}
+
+function originHeaders(o: OriginRequest, fwd: HeaderMap): HeaderMap {
+  return { ...o.headers, ...fwd };
+}
+
+function forwardOpts(deps: ProxyDeps, site: CompiledSite, o: OriginRequest, fwd: HeaderMap, body: IncomingMessage | null) {
+  return {
+    method: o.method,
+    path: o.url,
+    headers: originHeaders(o, fwd),
+    body,
+    maxBodyBytes: site.config.maxBodyBytes,
+    connectTimeoutMs: site.config.timeouts.connectMs,
+    firstByteTimeoutMs: site.config.timeouts.firstByteMs,
+    retries: site.config.retries,
+    now: () => deps.clock.now(),
+  };
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? '0') > 0;
+}
+
+async function pass(
+  deps: ProxyDeps,
+  site: CompiledSite,
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: Ctx,
+  creq: CacheRequest,
+  o: OriginRequest,
+  fwd: HeaderMap,
+  engine: CacheEngine | undefined,
+): Promise<void> {
+  let f: Forwarded;
+  try {
+    f = await forward(site.pool, forwardOpts(deps, site, o, fwd, o.forwardBody && hasBody(req) ? req : null));
+  } catch (e) {
+    const fe = e instanceof ForwardError ? e : new ForwardError('connect', undefined, e);
+    ctx.upstream = fe.member?.url;
+    if (fe.kind === 'body-too-large') return plain(res, ctx, 413, 'Payload Too Large', true);
+    return write(res, ctx, engine ? engine.errorResponse(fe.status) : synthPlain(fe.status));
+  }
+  note(ctx, f);
+  const status = f.res.statusCode ?? 502;
+  const headers = engine
+    ? engine.passResponse(creq, status, f.res.headers as HeaderMap)
+    : sanitizeResponseHeaders(f.res.headers as HeaderMap);
+  stream(res, ctx, f, status, headers, creq.method === 'HEAD' || BODYLESS_STATUS(status));
+}
+
+async function miss(
+  deps: ProxyDeps,
+  site: CompiledSite,
+  engine: CacheEngine,
+  fetch: Fetch,
+  res: ServerResponse,
+  ctx: Ctx,
+  fwd: HeaderMap,
+): Promise<void> {
+  let f: Forwarded;
+  try {
+    f = await forward(site.pool, forwardOpts(deps, site, fetch.origin, fwd, null));
+  } catch (e) {
+    const fe = e instanceof ForwardError ? e : new ForwardError('connect', undefined, e);
+    ctx.upstream = fe.member?.url;
+    // Varnish parity on the cached path (spec §1.12): unreachable origin → 503 "Backend fetch failed", Retry-After: 5.
+    const r = engine.originError(fetch, fe.status === 502 ? 503 : fe.status);
+    ctx.cache = r.cacheStatus;
+    return write(res, ctx, r);
+  }
+  note(ctx, f);
+  const status = f.res.statusCode ?? 502;
+  const d = engine.originHeaders(fetch, status, f.res.headers as HeaderMap);
+  switch (d.kind) {
+    case 'stream': {
+      const noBody = d.dropBody || BODYLESS_STATUS(d.status);
+      if (d.esi && !noBody) {
+        const body = await readBody(f, deps.current().config.cache.maxObjectBytes);
+        if (body.complete) {
+          const headers = without(d.headers, ['content-length', 'etag']);
+          return write(
+            res,
+            ctx,
+            { status: d.status, headers, body: body.data, cacheStatus: d.cacheStatus, esi: hasEsi(body.data) },
+            fetch.req,
+          );
+        }
+        return stream(res, ctx, f, d.status, d.headers, false, body.data);
+      }
+      return stream(res, ctx, f, d.status, d.headers, noBody);
+    }
+    case 'refreshed':
+      f.res.resume();
+      f.done();
+      return write(res, ctx, engine.deliver(fetch.req, d.object), fetch.req);
+    case 'stale':
+      f.res.resume();
+      f.done();
+      ctx.cache = 'STALE';
+      return write(res, ctx, d.response, fetch.req);
+    case 'store': {
+      const body = await readBody(f, d.maxBytes).catch((e: unknown) => {
+        engine.abandon(fetch);
+        throw e;
+      });
+      if (body.complete) return write(res, ctx, engine.deliver(fetch.req, engine.originBody(fetch, body.data)), fetch.req);
+      // too large to store: release waiters (HFM) and stream what we have plus the rest
+      engine.abandon(fetch);
+      ctx.cache = 'MISS';
+      // same header treatment as an uncacheable response (profile delivery hook, no Set-Cookie replay risk: not stored)
+      const headers = engine.passResponse(fetch.req, status, f.res.headers as HeaderMap);
+      return stream(res, ctx, f, status, headers, fetch.req.method === 'HEAD', body.data);
+    }
+  }
+}
+
+/** Graced hit: refresh in the background, one per key (the engine guarantees that). */
+async function background(deps: ProxyDeps, site: CompiledSite, engine: CacheEngine, fetch: Fetch, fwd: HeaderMap): Promise<void> {
+  try {
+    const f = await forward(site.pool, forwardOpts(deps, site, fetch.origin, fwd, null));
+    const d = engine.originHeaders(fetch, f.res.statusCode ?? 502, f.res.headers as HeaderMap);
+    if (d.kind === 'store') {
+      const body = await readBody(f, d.maxBytes).catch((e: unknown) => {
+        engine.abandon(fetch);
+        throw e;
+      });
+      if (body.complete) engine.originBody(fetch, body.data);
+      else {
+        engine.abandon(fetch);
+        f.res.destroy();
+        f.done();
+      }
+    } else {
+      f.res.resume();
+      f.done();
+    }
+  } catch {
+    engine.originError(fetch);
+  }
+}
+
+function note(ctx: Ctx, f: Forwarded): void {
+  ctx.upstream = f.member.url;
+  ctx.attempts = f.attempts;
+  ctx.upstreamMs = f.firstByteMs;
+}
+
+function stream(
+  res: ServerResponse,
+  ctx: Ctx,
+  f: Forwarded,
+  status: number,
+  headers: HeaderMap,
+  noBody: boolean,
+  prefix?: Buffer,
+): void {
+  const h = clean(headers);
+  if (noBody) {
+    f.res.resume();
+    f.res.on('end', f.done);
+    res.writeHead(status, h);
+    res.end();
+    return;
+  }
+  res.writeHead(status, h);
+  if (prefix?.length) {
+    ctx.bytesOut += prefix.length;
+    res.write(prefix);
+  }
+  f.res.on('data', (c: Buffer) => {
+    ctx.bytesOut += c.length;
+  });
+  f.res.on('end', f.done);
+  f.res.on('error', () => {
+    f.done();
+    res.destroy();
+  });
+  res.on('close', () => {
+    if (!f.res.complete) {
+      f.res.destroy();
+      f.done();
+    }
+  });
+  f.res.pipe(res);
+  f.res.resume();
+}
+
+function clean(h: HeaderMap): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(h)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+async function write(res: ServerResponse, ctx: Ctx, r: ClientResponse, creq?: CacheRequest): Promise<void> {
+  let body = r.body;
+  const headers = clean(r.headers);
+  if (r.esi && body && creq && ctx.esi) {
+    body = await assembleEsi(ctx.esi, creq, body);
+    headers['content-length'] = String(body.length);
+  }
+  res.writeHead(r.status, headers);
+  if (body) ctx.bytesOut += body.length;
+  res.end(body ?? undefined);
+}
+
+function synthPlain(status: number): ClientResponse {
+  const body = Buffer.from(
+    `${status} ${status === 504 ? 'Gateway Timeout' : status === 503 ? 'Service Unavailable' : 'Bad Gateway'}\n`,
+  );
+  return {
+    status,
+    headers: { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(body.length) },
+    body,
+    cacheStatus: 'ERROR',
+  };
+}
+
+/** A generic local answer; reveals nothing about other sites. */
+function plain(res: ServerResponse, ctx: Ctx, status: number, text: string, close: boolean): void {
+  const body = Buffer.from(`${status} ${text}\n`);
+  const headers: Record<string, string> = {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': String(body.length),
+    'cache-control': 'no-store',
+  };
+  if (close) headers.connection = 'close';
+  ctx.bytesOut += body.length;
+  res.writeHead(status, headers);
+  res.end(body);
+}
