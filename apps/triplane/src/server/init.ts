@@ -1,10 +1,11 @@
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hashSecret, TOKEN_PREFIX } from '@triplane/control/api/auth/secrets';
+import { hashSecret } from '@triplane/control/api/auth/secrets';
 import { audit } from '@triplane/control/audit/audit';
 import { initPlatform } from '@triplane/control/bootstrap/init';
+import { issueApiToken } from '@triplane/control/identity/tokens';
 import { openStore, type Store } from '@triplane/control/store/store';
-import { isoNow, newId, newSecret } from '@triplane/kernel';
+import { isoNow } from '@triplane/kernel';
 
 export interface StoreFlags {
   dataDir?: string | undefined;
@@ -78,31 +79,16 @@ export async function ensureOwnerToken(
         return { token: saved, created: false, minted: false, orgId: r.orgId };
       }
     }
-    const token = newSecret(TOKEN_PREFIX.api);
-    const now = isoNow();
-    const tokenId = newId('tok');
-    await store.transaction(async (trx) => {
-      await trx
-        .insertInto('api_tokens')
-        .values({
-          id: tokenId,
-          user_id: r.userId,
-          name: 'up',
-          token_hash: hashSecret(token),
-          token_prefix: token.slice(0, 8),
-          created_at: now,
-          expires_at: null,
-          revoked_at: null,
-          last_used_at: null,
-        })
-        .execute();
+    const token = await store.transaction(async (trx) => {
+      const issued = await issueApiToken(trx, { userId: r.userId, name: 'up', nowMs: Date.now() });
       await audit(trx, null, {
         action: 'token.create',
         orgId: r.orgId,
         targetType: 'api_token',
-        targetId: tokenId,
+        targetId: issued.row.id,
         details: { name: 'up', userId: r.userId, reason: 'triplane up: no saved owner token' },
       });
+      return issued.token;
     });
     writeSecretFile(path, token);
     return { token, created: false, minted: true, orgId: r.orgId };

@@ -1,6 +1,6 @@
-import { type Clock, isoNow, newId, newSecret, systemClock } from '@triplane/kernel';
-import { hashSecret, TOKEN_PREFIX } from '../api/auth/secrets.ts';
+import { type Clock, isoNow, newId, systemClock } from '@triplane/kernel';
 import { audit } from '../audit/audit.ts';
+import { issueApiToken } from '../identity/tokens.ts';
 import type { Store } from '../store/store.ts';
 
 export interface InitOptions {
@@ -42,7 +42,7 @@ export async function initPlatform(store: Store, o: InitOptions = {}): Promise<I
   const now = isoNow(clock);
   const orgId = newId('org');
   const userId = newId('usr');
-  const token = newSecret(TOKEN_PREFIX.api);
+  let token = '';
   await store.transaction(async (trx) => {
     await trx
       .insertInto('organizations')
@@ -71,20 +71,7 @@ export async function initPlatform(store: Store, o: InitOptions = {}): Promise<I
       .insertInto('memberships')
       .values({ id: newId('mem'), org_id: orgId, user_id: userId, site_id: null, scope: '*', role: 'owner', created_at: now })
       .execute();
-    await trx
-      .insertInto('api_tokens')
-      .values({
-        id: newId('tok'),
-        user_id: userId,
-        name: 'init',
-        token_hash: hashSecret(token),
-        token_prefix: token.slice(0, 8),
-        created_at: now,
-        expires_at: null,
-        revoked_at: null,
-        last_used_at: null,
-      })
-      .execute();
+    token = (await issueApiToken(trx, { userId, name: 'init', nowMs: clock.now() })).token;
     await audit(trx, null, {
       action: 'platform.init',
       orgId,

@@ -1,13 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isoNow, newId, newSecret } from '@triplane/kernel';
+import { isoNow, newId } from '@triplane/kernel';
 import type { Role } from '@triplane/spec';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../api/app.ts';
-import { hashSecret, TOKEN_PREFIX } from '../api/auth/secrets.ts';
 import type { AppOptions } from '../api/context.ts';
 import { initPlatform } from '../bootstrap/init.ts';
+import { issueApiToken } from '../identity/tokens.ts';
 import { openStore, type Store } from '../store/store.ts';
 import { createTestDatabase } from './postgres.ts';
 
@@ -77,7 +77,6 @@ export async function createHarness(opts: Partial<AppOptions> & { dialect?: 'sql
   async function insertUser(email: string): Promise<TestUser> {
     const now = isoNow();
     const userId = newId('usr');
-    const token = newSecret(TOKEN_PREFIX.api);
     await store.db
       .insertInto('users')
       .values({
@@ -91,20 +90,7 @@ export async function createHarness(opts: Partial<AppOptions> & { dialect?: 'sql
         updated_at: now,
       })
       .execute();
-    await store.db
-      .insertInto('api_tokens')
-      .values({
-        id: newId('tok'),
-        user_id: userId,
-        name: 'test',
-        token_hash: hashSecret(token),
-        token_prefix: token.slice(0, 8),
-        created_at: now,
-        expires_at: null,
-        revoked_at: null,
-        last_used_at: null,
-      })
-      .execute();
+    const { token } = await issueApiToken(store.db, { userId, name: 'test', nowMs: Date.now() });
     return { userId, token, email };
   }
   async function grant(orgId: string, userId: string, role: Role, siteId: string | null): Promise<void> {

@@ -1,18 +1,17 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { forbidden, isoNow, newSecret, newSortableId, notFound } from '@triplane/kernel';
+import { forbidden, isoNow, notFound } from '@triplane/kernel';
 import { ApiToken, ApiTokenList, CreateApiTokenRequest, CreatedApiToken, Id, ListQuery } from '@triplane/spec';
 import type { FastifyInstance } from 'fastify';
 import { audit } from '../../../audit/audit.ts';
 import { toApiToken } from '../../../identity/dto.ts';
 import { DEFAULT_PAGE_SIZE, page } from '../../../identity/pagination.ts';
+import { issueApiToken } from '../../../identity/tokens.ts';
 import { requireUser } from '../../auth/authorize.ts';
-import { hashSecret, TOKEN_PREFIX } from '../../auth/secrets.ts';
 import { errorResponses } from '../../errors.ts';
 
 const TAGS = ['tokens'];
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** Shown in lists so a user can recognise a token: `tpl_` and 4 characters of the secret. */
-const DISPLAY_PREFIX_LENGTH = 8;
 
 const TokenParams = Type.Object({ tokenId: Id }, { additionalProperties: false });
 const TokenListQuery = Type.Composite(
@@ -69,27 +68,26 @@ export default async function tokensRoutes(app: FastifyInstance): Promise<void> 
     async (req, reply) => {
       const u = requireUser(req);
       const nowMs = app.ctx.clock.now();
-      const token = newSecret(TOKEN_PREFIX.api);
-      const row = {
-        id: newSortableId('tok', nowMs),
-        user_id: u.userId,
-        name: req.body.name,
-        token_hash: hashSecret(token),
-        token_prefix: token.slice(0, DISPLAY_PREFIX_LENGTH),
-        created_at: new Date(nowMs).toISOString(),
-        expires_at: req.body.expiresInDays ? new Date(nowMs + req.body.expiresInDays * DAY_MS).toISOString() : null,
-        revoked_at: null,
-        last_used_at: null,
-      };
-      await app.ctx.store.transaction(async (trx) => {
-        await trx.insertInto('api_tokens').values(row).execute();
+      const { row, token } = await app.ctx.store.transaction(async (trx) => {
+        const issued = await issueApiToken(trx, {
+          userId: u.userId,
+          name: req.body.name,
+          nowMs,
+          expiresAtMs: req.body.expiresInDays ? nowMs + req.body.expiresInDays * DAY_MS : null,
+        });
         await audit(trx, req, {
           action: 'token.create',
           orgId: null,
           targetType: 'api_token',
-          targetId: row.id,
-          details: { name: row.name, userId: u.userId, expiresAt: row.expires_at, tokenPrefix: row.token_prefix },
+          targetId: issued.row.id,
+          details: {
+            name: issued.row.name,
+            userId: u.userId,
+            expiresAt: issued.row.expires_at,
+            tokenPrefix: issued.row.token_prefix,
+          },
         });
+        return issued;
       });
       return reply.code(201).send({ ...toApiToken(row), token });
     },
