@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { describeFailure, EXIT } from './cli/exit.ts';
 import { registerAudit } from './commands/audit.ts';
 import { registerDomain } from './commands/domain.ts';
+import { registerEdge } from './commands/edge.ts';
 import { registerEnv } from './commands/env.ts';
 import { registerJob } from './commands/job.ts';
 import { registerLocal } from './commands/local.ts';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: (s, write) => write(s.startsWith('error:') ? `triplane: ${s}` : s) });
   registerLocal(program);
   registerRuntime(program);
+  registerEdge(program);
   registerLogin(program);
   registerSite(program);
   registerEnv(program);
