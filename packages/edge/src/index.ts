@@ -3,6 +3,7 @@ export * from './cidr.ts';
 export * from './compile.ts';
 export * from './config.ts';
 export * from './config-file.ts';
+export * from './control-link.ts';
 export * from './forwarding.ts';
 export * from './host.ts';
 export * from './metrics.ts';
