@@ -1,7 +1,7 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { type Logger, silentLogger, TriplaneError } from '@triplane/kernel';
+import { type Logger, silentLogger, TriplaneError, writeFileAtomic } from '@triplane/kernel';
 import {
   applyEnvironment,
   computeImageTags,
@@ -20,7 +20,6 @@ import {
 } from '@triplane/runtime/driver';
 import type { AssignedEnvironment } from '@triplane/spec';
 import { toRuntimeSpec } from './podman/runtime-spec.ts';
-import { writeFileAtomic } from './state-dir.ts';
 
 /**
  * The real RuntimeDriver: one pod per environment, `podman kube play --replace` (through

@@ -1,7 +1,7 @@
-import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
-import { TriplaneError } from '@triplane/kernel';
+import { TriplaneError, writeFileAtomic } from '@triplane/kernel';
 import { Assignment } from '@triplane/spec';
 
 /**
@@ -31,21 +31,6 @@ export interface AgentIdentity {
 export interface StoredAssignment {
   etag: string | null;
   assignment: Assignment;
-}
-
-/** Write `data` to `file` atomically with mode 0600 (the parent made 0700 when created). */
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await chmod(tmp, 0o600);
-  await rename(tmp, file);
 }
 
 async function readJson(file: string): Promise<unknown | undefined> {
