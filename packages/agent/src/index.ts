@@ -12,3 +12,4 @@ export * from './reconcile/runner.ts';
 export * from './reconcile/status.ts';
 export * from './reconcile/work-queue.ts';
 export * from './state-dir.ts';
+export * from './wordpress/tasks.ts';

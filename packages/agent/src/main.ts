@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { type Clock, createLogger, type Logger, systemClock, TriplaneError } from '@triplane/kernel';
 import type { RuntimeDriver } from '@triplane/runtime/driver';
+import type { AssignedEnvironment } from '@triplane/spec';
 import { ControlLink } from './control-link.ts';
 import { hostFacts } from './facts.ts';
 import { PodmanDriver } from './podman-driver.ts';
@@ -8,6 +9,7 @@ import type { ReconcileConfig } from './reconcile/config.ts';
 import { Reconciler } from './reconcile/engine.ts';
 import { ReconcileRunner } from './reconcile/runner.ts';
 import { StateDir } from './state-dir.ts';
+import { WordPressTasks } from './wordpress/tasks.ts';
 
 /**
  * `triplane agent --api URL --join-token T --state-dir DIR`: the app-server agent.
@@ -71,15 +73,27 @@ export async function runAgent(o: AgentOptions): Promise<RunningAgent> {
     watchWaitS: o.watchWaitS,
     reportRefreshMs: o.reportRefreshMs,
   });
+  let desired: AssignedEnvironment[] | null = null;
+  const wordpress = new WordPressTasks({
+    webHostIp: o.webHostIp,
+    clock: o.clock,
+    logger: log,
+    onChange: () => link.setReport(wordpress.decorate(reconciler.report())),
+  });
   const runner = new ReconcileRunner({
     reconciler,
     intervalMs: o.intervalMs,
     logger: log,
-    onPass: () => link.setReport(reconciler.report()),
+    onPass: () => {
+      const report = reconciler.report();
+      wordpress.tick(desired, report);
+      link.setReport(wordpress.decorate(report));
+    },
   });
 
   const stored = await stateDir.loadAssignment();
   if (stored) {
+    desired = stored.assignment.environments;
     reconciler.setDesired(stored.assignment.environments);
     log.info(
       { revision: stored.assignment.revision, environments: stored.assignment.environments.length },
@@ -96,6 +110,7 @@ export async function runAgent(o: AgentOptions): Promise<RunningAgent> {
   }
   link.start({
     onAssignment: (a) => {
+      desired = a.environments;
       reconciler.setDesired(a.environments);
       runner.wake();
     },
@@ -108,6 +123,7 @@ export async function runAgent(o: AgentOptions): Promise<RunningAgent> {
     async stop() {
       await link.stop();
       await runner.stop();
+      // An install or cron request in flight is left to finish on its own (idempotent).
     },
   };
 }

@@ -29,8 +29,25 @@ export const AssignedRuntime = Type.Object(
 );
 export type AssignedRuntime = Static<typeof AssignedRuntime>;
 
+/**
+ * A one-time WordPress install intent (wordpress/woocommerce sites): present until the agent
+ * reports the environment `installed`, then dropped by the control plane. Carries the admin
+ * password: agents keep it only in their 0600 state dir and never log it.
+ */
+export const InstallIntent = Type.Object(
+  {
+    title: Type.String({ minLength: 1, maxLength: 200 }),
+    adminUser: Type.String({ pattern: '^[A-Za-z0-9_.@-]{1,60}$' }),
+    adminEmail: Type.String({ minLength: 3, maxLength: 254, pattern: '^[^\\s@]+@[^\\s@]+$' }),
+    adminPassword: Type.String({ minLength: 12, maxLength: 200 }),
+    url: Type.Optional(Type.String({ maxLength: 300, description: 'site URL; default http://<web host ip>:<web port>' })),
+  },
+  { additionalProperties: false },
+);
+export type InstallIntent = Static<typeof InstallIntent>;
+
 export const AssignedEnvironment = Type.Object(
-  { ...EnvironmentSpec.properties, runtime: AssignedRuntime },
+  { ...EnvironmentSpec.properties, runtime: AssignedRuntime, install: Type.Optional(InstallIntent) },
   { additionalProperties: false },
 );
 export type AssignedEnvironment = Static<typeof AssignedEnvironment>;

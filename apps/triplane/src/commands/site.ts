@@ -107,7 +107,11 @@ export function registerSite(program: Command): void {
       plan: flags.plan as 'essentials',
       ...(domains.length ? { domains } : {}),
     });
-    if (!s.json) line(`site ${res.site.name} (${res.site.id}) created; provisioning job ${res.job.id}`);
+    if (!s.json) {
+      line(`site ${res.site.name} (${res.site.id}) created; provisioning job ${res.job.id}`);
+      // Shown once: the API keeps no readable copy after WordPress is installed.
+      if (res.wordpress) line(`admin: ${res.wordpress.adminUser} / ${res.wordpress.adminPassword} (shown once: save it now)`);
+    }
     const { job, waited } = await maybeWait(s, res.job, `site ${name}`, flags);
     if (s.json) {
       const out = waited ? { ...res, site: await s.client.sites.get(res.site.id).then(stripDetail), job } : res;

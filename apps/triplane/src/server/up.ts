@@ -9,12 +9,15 @@ import { CliError, EXIT } from '../cli/exit.ts';
 import { line, note } from '../cli/output.ts';
 import { ensureOwnerToken } from './init.ts';
 import { type ListenAddress, parseListen, urlFor } from './listen.ts';
+import { agentPrecondition, startUpAgent, type UpAgent } from './up-agent.ts';
 
 export interface UpFlags {
   dataDir?: string | undefined;
   listen?: string | undefined;
   databaseUrl?: string | undefined;
   workers?: number | undefined;
+  /** false (`--no-agent`): run only the control plane. */
+  agent?: boolean | undefined;
 }
 
 const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
@@ -65,9 +68,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * `triplane up`: single-node mode. Initialise the store if needed, then run the control plane
- * as a supervised child process (restarted with backoff when it dies) and report the edge
- * and the agent as not built yet. Prints `api: <URL>` and `token: <TOKEN>` once the API
- * answers /readyz; SIGTERM/SIGINT stop everything and resolve (exit 0).
+ * as a supervised child process (restarted with backoff when it dies) and report the edge as
+ * not built yet. Prints `api: <URL>` and `token: <TOKEN>` once the API answers /readyz. As root
+ * with Podman (and without `--no-agent`) it then runs this machine as the app server and a demo
+ * WordPress site (./up-agent.ts), printing `site:` and `admin:` lines; otherwise it says why the
+ * agent is not started. SIGTERM/SIGINT stop everything (pods keep running) and resolve (exit 0).
  */
 export async function runUp(f: UpFlags): Promise<void> {
   const dataDir = resolve(f.dataDir ?? defaultDataDir());
@@ -90,7 +95,9 @@ export async function runUp(f: UpFlags): Promise<void> {
   if (owner.created) line('init: created the owner organization and user');
   if (owner.minted) line('init: no saved owner token; made a new one (token "up")');
   line('edge: not started — the edge plane is not built yet (issue 4); sites are not served');
-  line('agent: not started — the site agent is not built yet (issue 3); environments are not run');
+  const agentBlocked = f.agent === false ? '--no-agent given' : agentPrecondition();
+  if (agentBlocked) line(`agent: not started — ${agentBlocked}; sites are not run`);
+  let upAgent: UpAgent | undefined;
 
   let child: ChildProcess | undefined;
   let stopping = false;
@@ -155,6 +162,9 @@ export async function runUp(f: UpFlags): Promise<void> {
             line(`token: ${owner.token}`);
             line(`logs: ${logPath}`);
             line('ready — Ctrl-C to stop');
+            if (!agentBlocked && !stopping) {
+              upAgent = startUpAgent({ main: MAIN, api: url, token: owner.token, dataDir, logDir });
+            }
           } else note('control: ready again');
           return;
         }
@@ -168,6 +178,7 @@ export async function runUp(f: UpFlags): Promise<void> {
     stopping = true;
     note(`triplane: ${sig}: stopping`);
     clearTimeout(restartTimer);
+    await upAgent?.stop();
     const c = child;
     if (c && c.exitCode === null && c.signalCode === null) {
       const exited = new Promise<void>((r) => c.once('exit', () => r()));

@@ -1,4 +1,4 @@
-import { ASSIGNMENT_API_VERSION, type AssignedEnvironment, type Assignment } from '@triplane/spec';
+import { ASSIGNMENT_API_VERSION, type AssignedEnvironment, type Assignment, type InstallIntent } from '@triplane/spec';
 import type { Kysely } from 'kysely';
 import type { DB } from '../store/schema.ts';
 import { currentRevision } from '../store/store.ts';
@@ -18,6 +18,8 @@ export interface EnvironmentWithSite {
   server_ids: string;
   external_database: string | null;
   runtime: string | null;
+  /** JSON InstallIntent or null (absent when not selected) */
+  install_intent?: string | null;
   org_id: string;
   site_name: string;
   site_kind: string;
@@ -44,6 +46,21 @@ export function hostnamesOf(envId: string, domains: readonly DomainRowLite[]): s
     .map((d) => d.hostname);
 }
 
+/** `environments.install_intent` → InstallIntent, or undefined (none, or unreadable). */
+export function parseInstallIntent(text: string | null): InstallIntent | undefined {
+  if (!text) return undefined;
+  try {
+    const v = JSON.parse(text) as Partial<InstallIntent> | null;
+    if (!v || typeof v !== 'object') return undefined;
+    const { title, adminUser, adminEmail, adminPassword, url } = v;
+    if (typeof title !== 'string' || typeof adminUser !== 'string') return undefined;
+    if (typeof adminEmail !== 'string' || typeof adminPassword !== 'string') return undefined;
+    return { title, adminUser, adminEmail, adminPassword, ...(typeof url === 'string' ? { url } : {}) };
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Build the Assignment of one server from store rows (pure). Environments that are being
  * deleted, or not yet allocated on this server, are left out: the agent removes what is not
@@ -63,6 +80,7 @@ export function buildAssignment(input: {
     const rt = parseRuntime(e.runtime);
     const webPort = rt.webPorts[input.serverId];
     if (rt.unixUser === null || rt.uidSlot === null || webPort === undefined) continue;
+    const install = parseInstallIntent(e.install_intent ?? null);
     out.push({
       id: e.id,
       siteId: e.site_id,
@@ -80,6 +98,7 @@ export function buildAssignment(input: {
       externalDatabase: parseExternalDatabase(e.external_database),
       domains: hostnamesOf(e.id, input.domains),
       runtime: { unixUser: rt.unixUser, uidSlot: rt.uidSlot, webPort },
+      ...(install ? { install } : {}),
     });
   }
   return {
@@ -109,6 +128,7 @@ export function selectEnvironmentsWithSite(db: Kysely<DB>) {
       'environments.server_ids',
       'environments.external_database',
       'environments.runtime',
+      'environments.install_intent',
       'sites.org_id',
       'sites.name as site_name',
       'sites.kind as site_kind',

@@ -26,6 +26,8 @@ export interface ObservedEntry {
   generation: number | null;
   at: string;
   containers: ContainerStatus[];
+  /** the agent reported the application installed (sticky: kept when a later report omits it) */
+  installed?: boolean;
 }
 
 /** `environments.observed`: the latest report of each server's agent. */

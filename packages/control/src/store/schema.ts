@@ -112,6 +112,8 @@ export interface EnvironmentsTable {
   runtime: string | null;
   /** JSON: last status report from the agent */
   observed: string | null;
+  /** JSON InstallIntent (one-time WordPress install, holds the admin password); NULL once installed */
+  install_intent?: string | null;
   created_at: string;
   updated_at: string;
 }

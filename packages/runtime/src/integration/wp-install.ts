@@ -3,11 +3,13 @@ import { http } from './http.ts';
 
 /**
  * Non-interactive WordPress install (POST /wp-admin/install.php?step=2), as the provisioning
- * job will do it. Returns the installer's response (200 with "Success!" on a fresh site).
+ * job will do it. Returns the installer's response (200 with "Success!" on a fresh site, 200
+ * with "Already Installed" on an installed one). `headers.host` sets the site URL WordPress records.
+ * Used by the agent (packages/agent/src/wordpress/tasks.ts).
  */
 export async function installWordPress(
   base: string,
-  opts: { title: string; user: string; password: string; email: string },
+  opts: { title: string; user: string; password: string; email: string; headers?: Record<string, string> },
 ): Promise<HttpResponse> {
   return http(`${base}/wp-admin/install.php?step=2`, {
     form: {
@@ -20,6 +22,7 @@ export async function installWordPress(
       blog_public: '0',
       language: '',
     },
+    ...(opts.headers ? { headers: opts.headers } : {}),
     timeoutMs: 120_000,
   });
 }

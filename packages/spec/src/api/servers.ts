@@ -147,6 +147,7 @@ export const StatusReportRequest = Type.Object(
           message: Type.Optional(Type.String({ maxLength: 1000 })),
           generation: Type.Optional(Type.Integer({ minimum: 0, description: 'the generation applied' })),
           containers: Type.Optional(Type.Array(ContainerStatus, { maxItems: 50 })),
+          installed: Type.Optional(Type.Boolean({ description: 'the application (WordPress) is installed' })),
         },
         { additionalProperties: false },
       ),

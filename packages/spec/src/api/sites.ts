@@ -77,6 +77,7 @@ export const ObservedReport = Type.Object(
     generation: Nullable(Type.Integer({ description: 'the generation the agent has applied' })),
     at: Timestamp,
     containers: Type.Array(ContainerStatus),
+    installed: Type.Optional(Type.Boolean({ description: 'the agent reported the application installed' })),
   },
   { additionalProperties: false },
 );
@@ -168,13 +169,36 @@ export const CreateSiteRequest = Type.Object(
     php: Type.Optional(PhpSettingsPatch),
     resources: Type.Optional(ResourceLimitsPatch),
     externalDatabase: Type.Optional(ExternalDatabase),
+    wordpress: Type.Optional(
+      Type.Object(
+        {
+          title: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+          adminUser: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.@-]{1,60}$' })),
+          adminEmail: Type.Optional(Type.String({ minLength: 3, maxLength: 254, pattern: '^[^\\s@]+@[^\\s@]+$' })),
+        },
+        { additionalProperties: false, description: 'wordpress/woocommerce only: install settings (defaults: site name, admin)' },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
 export type CreateSiteRequest = Static<typeof CreateSiteRequest>;
 
+/** The WordPress admin login, returned ONCE by POST /sites (never stored readable after the install). */
+export const WordPressLogin = Type.Object(
+  { title: Type.String(), adminUser: Type.String(), adminEmail: Type.String(), adminPassword: Type.String() },
+  { additionalProperties: false },
+);
+export type WordPressLogin = Static<typeof WordPressLogin>;
+
 export const CreateSiteResponse = Type.Object(
-  { site: Site, environment: Environment, domains: Type.Array(Domain), job: Job },
+  {
+    site: Site,
+    environment: Environment,
+    domains: Type.Array(Domain),
+    job: Job,
+    wordpress: Type.Optional(WordPressLogin),
+  },
   { additionalProperties: false },
 );
 export type CreateSiteResponse = Static<typeof CreateSiteResponse>;

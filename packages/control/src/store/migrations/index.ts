@@ -1,5 +1,6 @@
 import type { Migration, MigrationProvider } from 'kysely/migration';
 import * as m001 from './001-initial.ts';
+import * as m002 from './002-install-intent.ts';
 
 /**
  * Versioned migrations, in order. Add a new file `NNN-name.ts` and list it here;
@@ -7,6 +8,7 @@ import * as m001 from './001-initial.ts';
  */
 export const MIGRATIONS: Record<string, Migration> = {
   '001-initial': m001,
+  '002-install-intent': m002,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -176,11 +176,12 @@ export default async function agentsRoutes(base: FastifyInstance): Promise<void>
         // Environments this server runs or ran: placed on it, or with a report from it.
         const rows = await trx
           .selectFrom('environments')
-          .select(['id', 'status', 'status_message', 'server_ids', 'observed'])
+          .select(['id', 'status', 'status_message', 'server_ids', 'observed', 'install_intent'])
           .where((eb) => eb.or([eb('server_ids', 'like', `%"${p.serverId}"%`), eb('observed', 'like', `%"${p.serverId}"%`)]))
           .execute();
         const known = new Set<string>();
         let accepted = 0;
+        let intentDropped = false;
         for (const row of rows) {
           const placed = parseServerIds(row.server_ids);
           const observed = parseObserved(row.observed);
@@ -189,7 +190,9 @@ export default async function agentsRoutes(base: FastifyInstance): Promise<void>
           const hadReport = observed.servers[p.serverId] !== undefined;
           if (!isPlaced && !hadReport) continue;
           known.add(row.id);
+          let installedNow = false;
           if (r) {
+            const before = observed.servers[p.serverId];
             const entry: ObservedEntry = {
               status: r.status,
               message: r.message ?? null,
@@ -197,6 +200,11 @@ export default async function agentsRoutes(base: FastifyInstance): Promise<void>
               at: now,
               containers: r.containers ?? [],
             };
+            // Sticky: an agent that restarted without the (dropped) install intent still counts.
+            const installed = r.installed ?? before?.installed;
+            if (installed !== undefined) entry.installed = installed;
+            installedNow = isPlaced && r.installed === true && row.install_intent != null;
+            if (installedNow) intentDropped = true;
             observed.servers[p.serverId] = entry;
             accepted++;
           } else if (hadReport) {
@@ -210,10 +218,15 @@ export default async function agentsRoutes(base: FastifyInstance): Promise<void>
             .set({
               observed: JSON.stringify(observed),
               ...(agg ? { status: agg.status, status_message: agg.message } : {}),
+              // The one-time install intent (admin password) is dropped once it has been used.
+              ...(installedNow ? { install_intent: null } : {}),
             })
             .where('id', '=', row.id)
             .execute();
         }
+        // Dropping an install intent changes assignments: watching agents get the version
+        // without the password (and overwrite their saved copy).
+        if (intentDropped) await bumpRevision(trx);
         const ignored = [...reported.keys()].filter((id) => !known.has(id));
         return { accepted, ignored };
       });

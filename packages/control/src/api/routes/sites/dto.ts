@@ -34,6 +34,7 @@ export function toEnvironment(r: Selectable<EnvironmentsTable>): Environment {
       generation: o.generation ?? null,
       at: o.at,
       containers: o.containers ?? [],
+      ...(o.installed !== undefined ? { installed: o.installed } : {}),
     }))
     .sort((a, b) => (a.serverId < b.serverId ? -1 : 1));
   return {

@@ -15,6 +15,7 @@ import {
 } from '@triplane/spec';
 import type { FastifyInstance } from 'fastify';
 import { audit } from '../../../audit/audit.ts';
+import { newInstallIntent, WORDPRESS_KINDS } from '../../../desired/install.ts';
 import { toJobDto } from '../../../jobs/dto.ts';
 import { enqueueJob, type JobRow } from '../../../jobs/enqueue.ts';
 import { bumpRevision } from '../../../store/store.ts';
@@ -146,7 +147,23 @@ export default async function sitesRoutes(base: FastifyInstance): Promise<void> 
           externalDatabase,
           now,
         });
-        await trx.insertInto('environments').values(env).execute();
+        // WordPress: the admin login is generated here and returned ONCE in this response; the
+        // agent gets it as the environment's install intent, dropped once it reports installed.
+        const install = WORDPRESS_KINDS.has(b.kind)
+          ? newInstallIntent({
+              siteName: b.name,
+              domains: hostnames,
+              title: b.wordpress?.title,
+              adminUser: b.wordpress?.adminUser,
+              adminEmail: b.wordpress?.adminEmail,
+            })
+          : undefined;
+        if (b.wordpress && !install)
+          throw new TriplaneError('TRIPLANE_ERR_VALIDATION', 'wordpress settings are only for wordpress/woocommerce sites');
+        await trx
+          .insertInto('environments')
+          .values({ ...env, install_intent: install ? JSON.stringify(install) : null })
+          .execute();
         const domains = hostnames.map((hostname, i) => ({
           id: newId('dom'),
           environment_id: env.id,
@@ -176,7 +193,22 @@ export default async function sitesRoutes(base: FastifyInstance): Promise<void> 
           details: { name: site.name, kind: site.kind, plan: site.plan, domains: hostnames, jobId: job.id },
         });
         const envRow = await trx.selectFrom('environments').selectAll().where('id', '=', env.id).executeTakeFirstOrThrow();
-        return { site: toSite(site), environment: toEnvironment(envRow), domains: domains.map(toDomain), job: toJobDto(job) };
+        return {
+          site: toSite(site),
+          environment: toEnvironment(envRow),
+          domains: domains.map(toDomain),
+          job: toJobDto(job),
+          ...(install
+            ? {
+                wordpress: {
+                  title: install.title,
+                  adminUser: install.adminUser,
+                  adminEmail: install.adminEmail,
+                  adminPassword: install.adminPassword,
+                },
+              }
+            : {}),
+        };
       });
       return reply.code(202).send(out);
     },

@@ -1,0 +1,333 @@
+/**
+ * End to end (root + Podman only): a WordPress site through the platform, as issue 3's
+ * "Done when" describes it. Real processes: `triplane control` (temp data dir, 127.0.0.1,
+ * random port) and `triplane agent`; the site is created and deleted with the CLI.
+ *
+ *   node scripts/test.ts e2e/wordpress.test.ts
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../apps/triplane/bin/triplane', import.meta.url));
+const SITE = 'wp1';
+const POD = `${SITE}-production`;
+const log = (m: string) => process.stderr.write(`# ${m}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(cmd: string, args: string[], o: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      cmd,
+      args,
+      { env: o.env ?? process.env, timeout: o.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
+  });
+}
+
+async function skipReason(): Promise<string | undefined> {
+  if (process.getuid?.() !== 0)
+    return 'needs root: rootful Podman with a user namespace per environment (run as root or `make test`)';
+  const p = await run('podman', ['--version']);
+  if (p.code !== 0) return 'podman is not installed (run `triplane host prepare`)';
+  // Web ports and uid slots are allocated per control plane: another one's sites (e.g. `make
+  // up`'s demo) on this host would collide with this test's.
+  if (await listening(20000)) return 'port 20000 is taken (a site of another control plane, e.g. `make up`?): stop it first';
+  return undefined;
+}
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function waitUntil<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: not after ${timeoutMs} ms${last ? ` (last: ${String(last)})` : ''}`);
+    await sleep(250);
+  }
+}
+
+async function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  const r = await fetch(url, { redirect: 'manual', headers, signal: AbortSignal.timeout(10_000) });
+  return { status: r.status, body: await r.text() };
+}
+
+const GENERATOR = /<meta name="generator" content="WordPress/;
+
+describe('e2e: WordPress through the platform', { timeout: 600_000 }, () => {
+  let skip: string | undefined;
+  let dir = '';
+  let env: NodeJS.ProcessEnv = {};
+  let control: ChildProcess | undefined;
+  let agent: ChildProcess | undefined;
+  let api = '';
+  let token = '';
+  let siteCreated = false;
+
+  const cli = (args: string[], timeoutMs = 120_000) => run(BIN, args, { env, timeoutMs });
+  const agentLog = () => join(dir, 'agent.log');
+
+  function startAgent(joinToken: string | undefined): ChildProcess {
+    const out = openSync(agentLog(), 'a', 0o600);
+    const args = ['agent', '--api', api, '--state-dir', join(dir, 'agent'), '--interval-ms', '1000'];
+    if (joinToken) args.push('--join-token', joinToken);
+    const c = spawn(BIN, args, { env, stdio: ['ignore', out, out] });
+    closeSync(out);
+    return c;
+  }
+
+  async function stopProcess(c: ChildProcess | undefined): Promise<void> {
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise<void>((r) => c.once('exit', () => r()));
+    c.kill('SIGTERM');
+    const t = setTimeout(() => c.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(t);
+  }
+
+  before(async () => {
+    skip = await skipReason();
+    if (skip) return;
+    const t0 = Date.now();
+    const images = await run(BIN, ['images', 'build'], { timeoutMs: 30 * 60_000 });
+    assert.equal(images.code, 0, images.stderr);
+    log(`images ready in ${Date.now() - t0} ms`);
+    // Leftovers of a crashed run.
+    await run('podman', ['pod', 'rm', '-f', POD]);
+    dir = mkdtempSync(join(tmpdir(), 'triplane-e2e-'));
+    const home = join(dir, 'home');
+    const base: NodeJS.ProcessEnv = {};
+    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('TRIPLANE_')) base[k] = v;
+    env = { ...base, HOME: home, XDG_CONFIG_HOME: join(home, '.config'), TRIPLANE_LOG_LEVEL: 'info' };
+    const dataDir = join(dir, 'data');
+    const init = await cli(['init', '--data-dir', dataDir]);
+    token = /^token: (tpl_\S+)$/m.exec(init.stdout)?.[1] ?? '';
+    assert.ok(token, init.stdout + init.stderr);
+    const port = await freePort();
+    api = `http://127.0.0.1:${port}`;
+    const out = openSync(join(dir, 'control.log'), 'a', 0o600);
+    control = spawn(BIN, ['control', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--workers', '1'], {
+      env,
+      stdio: ['ignore', out, out],
+    });
+    closeSync(out);
+    await waitUntil('control ready', 60_000, async () => ((await fetch(`${api}/readyz`)).ok ? true : undefined));
+    env = { ...env, TRIPLANE_API: api, TRIPLANE_TOKEN: token };
+    const srv = await cli(['server', 'create', 'app1', '--role', 'app', '--json']);
+    assert.equal(srv.code, 0, srv.stderr);
+    const joinToken = (JSON.parse(srv.stdout) as { joinToken: string }).joinToken;
+    agent = startAgent(joinToken);
+  });
+
+  after(async () => {
+    if (skip) return;
+    try {
+      if (siteCreated) await cli(['site', 'delete', SITE, '--confirm', SITE], 60_000);
+    } catch {
+      // removed below
+    }
+    await stopProcess(agent);
+    await stopProcess(control);
+    const leftovers = await run('podman', ['pod', 'exists', POD]);
+    if (leftovers.code === 0) {
+      await run('podman', ['pod', 'rm', '-f', '-t', '0', POD]);
+      await run('podman', ['volume', 'rm', '-f', `${POD}-wp-content`, `${POD}-db-data`]);
+    }
+    const secrets = await run('podman', ['secret', 'ls', '--format', '{{.Name}}']);
+    for (const s of secrets.stdout.split('\n')) if (s.startsWith(POD)) await run('podman', ['secret', 'rm', s]);
+    if (process.exitCode && existsSync(agentLog())) log(`agent log:\n${readFileSync(agentLog(), 'utf8').slice(-4000)}`);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('create → 200 + login + Redis; podman kill and kill -9 heal; agent restart; delete leaves nothing', async (t) => {
+    if (skip) {
+      t.skip(skip);
+      return;
+    }
+    const tCreate = Date.now();
+    const created = await cli(['site', 'create', SITE, '--kind', 'wordpress', '--json']);
+    assert.equal(created.code, 0, created.stdout + created.stderr);
+    siteCreated = true;
+    const c = JSON.parse(created.stdout) as {
+      environment: { id: string };
+      wordpress: { adminUser: string; adminPassword: string };
+    };
+    assert.equal(c.wordpress.adminUser, 'admin');
+    assert.ok(c.wordpress.adminPassword.length >= 20);
+
+    // Running and installed (reported by the agent).
+    const envUrl = `${api}/api/v1/environments/${c.environment.id}`;
+    const auth = { authorization: `Bearer ${token}` };
+    const env1 = await waitUntil('running and installed', 120_000, async () => {
+      const e = (await (await fetch(envUrl, { headers: auth })).json()) as {
+        status: string;
+        serverIds: string[];
+        runtime: { webPorts: Record<string, number> };
+        observed: { installed?: boolean }[];
+      };
+      return e.status === 'running' && e.observed[0]?.installed === true ? e : undefined;
+    });
+    const webPort = env1.runtime.webPorts[env1.serverIds[0] as string];
+    const base = `http://127.0.0.1:${webPort}`;
+    const home = await get(`${base}/`);
+    assert.equal(home.status, 200);
+    assert.match(home.body, GENERATOR);
+    log(`create → installed home page 200 in ${Date.now() - tCreate} ms`);
+    // The install intent is dropped once installed: the agent's saved assignment loses the password.
+    await waitUntil('password gone from the agent state dir', 15_000, async () =>
+      readFileSync(join(dir, 'agent', 'assignment.json'), 'utf8').includes(c.wordpress.adminPassword) ? undefined : true,
+    );
+    // What the agent's WP-cron timer requests (WordPress' own cron is disabled).
+    const cron = await get(`${base}/wp-cron.php?doing_wp_cron=${(Date.now() / 1000).toFixed(4)}`);
+    assert.equal(cron.status, 200);
+
+    // wp-admin login with the password shown once.
+    const form = new URLSearchParams({
+      log: 'admin',
+      pwd: c.wordpress.adminPassword,
+      'wp-submit': 'Log In',
+      redirect_to: `${base}/wp-admin/`,
+      testcookie: '1',
+    });
+    const login = await fetch(`${base}/wp-login.php`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: 'wordpress_test_cookie=WP%20Cookie%20check' },
+      body: form.toString(),
+    });
+    await login.text();
+    assert.equal(login.status, 302, 'login redirects');
+    const cookies = login.headers
+      .getSetCookie()
+      .map((s) => s.split(';')[0])
+      .join('; ');
+    assert.match(cookies, /wordpress_logged_in_/);
+    const dash = await get(`${base}/wp-admin/`, { cookie: cookies });
+    assert.equal(dash.status, 200);
+    assert.match(dash.body, /Dashboard/);
+
+    // The Redis object cache holds keys.
+    const keys = await run('podman', ['exec', `${POD}-redis`, 'redis-cli', '--scan']);
+    assert.equal(keys.code, 0, keys.stderr);
+    assert.match(keys.stdout, /options:alloptions/);
+
+    const healthy = async (what: string) => {
+      const t0 = Date.now();
+      await waitUntil(what, 15_000, async () => {
+        const r = await get(`${base}/`);
+        return r.status === 200 && GENERATOR.test(r.body) ? true : undefined;
+      });
+      log(`${what}: healthy again after ${Date.now() - t0} ms`);
+    };
+
+    // podman kill (the restart policy ignores it; the agent's healer does not).
+    const killed = await run('podman', ['kill', `${POD}-php`]);
+    assert.equal(killed.code, 0, killed.stderr);
+    await waitUntil('php down', 5000, async () => {
+      const s = await run('podman', ['inspect', '--format', '{{.State.Running}}', `${POD}-php`]);
+      return s.stdout.trim() === 'false' ? true : undefined;
+    }).catch(() => undefined);
+    await healthy('after podman kill');
+
+    // kill -9 of the container's main process, from the host.
+    const pid = Number((await run('podman', ['inspect', '--format', '{{.State.Pid}}', `${POD}-php`])).stdout.trim());
+    assert.ok(Number.isInteger(pid) && pid > 1, `php main pid ${pid}`);
+    process.kill(pid, 'SIGKILL');
+    await healthy('after kill -9');
+    await waitUntil('php restarted with a new main process', 15_000, async () => {
+      const s = await run('podman', ['inspect', '--format', '{{.State.Running}} {{.State.Pid}}', `${POD}-php`]);
+      const [running, now] = s.stdout.trim().split(' ');
+      return running === 'true' && Number(now) > 1 && Number(now) !== pid ? true : undefined;
+    });
+
+    // Restart the agent while requesting the home page: no request fails.
+    let stopLoop = false;
+    let requests = 0;
+    const failures: string[] = [];
+    const loop = (async () => {
+      while (!stopLoop) {
+        try {
+          const r = await get(`${base}/`);
+          if (r.status !== 200) failures.push(`HTTP ${r.status}`);
+        } catch (e) {
+          failures.push((e as Error).message);
+        }
+        requests++;
+        await sleep(20);
+      }
+    })();
+    await sleep(500);
+    await stopProcess(agent);
+    await sleep(1000);
+    agent = startAgent(undefined);
+    await waitUntil('agent reports again', 30_000, async () => {
+      const e = (await (await fetch(envUrl, { headers: auth })).json()) as { observed: { at: string }[] };
+      return Date.parse(e.observed[0]?.at ?? '') > Date.now() - 3000 ? true : undefined;
+    });
+    await sleep(2000);
+    stopLoop = true;
+    await loop;
+    assert.deepEqual(failures, [], `${failures.length} of ${requests} requests failed`);
+    log(`agent restart: ${requests} requests, none failed`);
+
+    // The admin password was never logged.
+    for (const f of ['agent.log', 'control.log']) {
+      assert.ok(!readFileSync(join(dir, f), 'utf8').includes(c.wordpress.adminPassword), `${f} holds no password`);
+    }
+
+    // Delete: nothing of the site is left.
+    const del = await cli(['site', 'delete', SITE, '--confirm', SITE], 120_000);
+    assert.equal(del.code, 0, del.stdout + del.stderr);
+    siteCreated = false;
+    await waitUntil('pod gone', 30_000, async () =>
+      (await run('podman', ['pod', 'exists', POD])).code !== 0 ? true : undefined,
+    );
+    const pods = await run('podman', ['pod', 'ls', '--format', '{{.Name}}']);
+    const vols = await run('podman', ['volume', 'ls', '--format', '{{.Name}}']);
+    const secrets = await run('podman', ['secret', 'ls', '--format', '{{.Name}}']);
+    const mine = (s: string) => s.split('\n').filter((n) => n.startsWith(POD));
+    assert.deepEqual(mine(pods.stdout), []);
+    assert.deepEqual(mine(vols.stdout), []);
+    assert.deepEqual(mine(secrets.stdout), []);
+  });
+});
