@@ -13,6 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { podmanTestsOneAtATime } from '@triplane/runtime/integration/one-at-a-time';
+
+podmanTestsOneAtATime();
 
 const BIN = fileURLToPath(new URL('../apps/triplane/bin/triplane', import.meta.url));
 const SITE = 'wp1';

@@ -6,9 +6,12 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { computeImageTags } from '@triplane/runtime';
 import { isDown } from '@triplane/runtime/driver';
+import { podmanTestsOneAtATime } from '@triplane/runtime/integration/one-at-a-time';
 import { PodmanDriver } from './podman-driver.ts';
 import { Reconciler } from './reconcile/engine.ts';
 import { assignedEnv } from './testing/fixtures.ts';
+
+podmanTestsOneAtATime();
 
 /**
  * Optional smoke test of the real driver: one small Essentials pod through the reconciler

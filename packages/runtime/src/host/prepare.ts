@@ -1,8 +1,8 @@
 import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { withLock } from '@triplane/kernel';
 import { TriplaneError } from '../errors.ts';
 import { run } from '../exec.ts';
-import { withLock } from '../lock.ts';
 import { gatherFacts } from './facts.ts';
 import type { HostAction } from './plan.ts';
 import { checkPreconditions, DEFAULT_MIN_FREE_BYTES, HOST_FILES, HOST_PACKAGES, planHost } from './plan.ts';

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { withLock } from '@triplane/kernel';
 import { RUNTIME_ERROR_CODES, TriplaneError } from '../errors.ts';
-import { withLock } from '../lock.ts';
 import { combineHash, hashTree } from './hash.ts';
 import { buildImage, imageExists, importTarball, listTags, pruneDangling, removeImage } from './podman-image.ts';
 import { DEFAULT_IMAGES_DIR, loadManifest, loadRootfsRecipe, renderSourcesList } from './recipe.ts';

@@ -23,6 +23,9 @@ import { userNamespaceArg } from '../pod/translate.ts';
 import { UID_SLOT_SIZE, uidBase } from '../pod/validate.ts';
 import { toYaml } from '../pod/yaml.ts';
 import { applyPodPidsLimit } from '../podman/driver.ts';
+import { podmanTestsOneAtATime } from './one-at-a-time.ts';
+
+podmanTestsOneAtATime();
 
 const isRoot = process.getuid?.() === 0;
 

@@ -21,7 +21,10 @@ import { userNamespaceArg } from '../pod/translate.ts';
 import type { EnvironmentSpec } from '../pod/types.ts';
 import { applyEnvironment, podContainers, removeEnvironment } from '../podman/driver.ts';
 import { http, waitFor } from './http.ts';
+import { podmanTestsOneAtATime } from './one-at-a-time.ts';
 import { installWordPress } from './wp-install.ts';
+
+podmanTestsOneAtATime();
 
 const isRoot = process.getuid?.() === 0;
 /** The network `podman kube play` attaches pods to (rootful, CNI). */

@@ -20,7 +20,10 @@ import { essentialsSpec } from '../pod/fixtures.ts';
 import { generateEnvironmentSecrets } from '../pod/secret.ts';
 import { applyEnvironment, podContainers, removeEnvironment } from '../podman/driver.ts';
 import { http, waitFor } from './http.ts';
+import { podmanTestsOneAtATime } from './one-at-a-time.ts';
 import { installWordPress } from './wp-install.ts';
+
+podmanTestsOneAtATime();
 
 const isRoot = process.getuid?.() === 0;
 
