@@ -94,7 +94,7 @@ export async function runUp(f: UpFlags): Promise<void> {
   line(`triplane: single-node mode, data in ${dataDir}`);
   if (owner.created) line('init: created the owner organization and user');
   if (owner.minted) line('init: no saved owner token; made a new one (token "up")');
-  line('edge: not started — the edge plane is not built yet (issue 4); sites are not served');
+  line('edge: not started — up does not run the edge yet (issue 4); run `triplane edge --api URL` or `--config FILE` by hand');
   const agentBlocked = f.agent === false ? '--no-agent given' : agentPrecondition();
   if (agentBlocked) line(`agent: not started — ${agentBlocked}; sites are not run`);
   let upAgent: UpAgent | undefined;
