@@ -98,6 +98,17 @@ export default async function sitesRoutes(base: FastifyInstance): Promise<void> 
       await requireOrgRole(req, b.orgId, 'admin');
       const externalDatabase = b.externalDatabase ?? null;
       checkPlan(b.plan, { replicas: 1, serverIds: [], externalDatabase });
+      if (b.kind === 'magento') {
+        // Magento 2.4 needs OpenSearch, which Debian does not ship: refuse rather than run it on a
+        // stack that can't serve it. The planned stack is in docs/magento.md.
+        throw new TriplaneError(
+          'TRIPLANE_ERR_UNPROCESSABLE',
+          'Magento sites are not supported yet: they need OpenSearch (see docs/magento.md)',
+          {
+            kind: b.kind,
+          },
+        );
+      }
       const hostnames = (b.domains ?? []).map((h) => h.toLowerCase());
       const dup = hostnames.find((h, i) => hostnames.indexOf(h) !== i);
       if (dup) throw new TriplaneError('TRIPLANE_ERR_ALREADY_EXISTS', `hostname ${dup} is listed twice`, { hostname: dup });

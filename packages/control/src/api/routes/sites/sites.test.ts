@@ -184,8 +184,22 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       }
     });
 
+    test('Magento is refused with 422 until its stack (OpenSearch) exists, and nothing is written', async () => {
+      const r = await h.call(h.owner.token, 'POST', '/api/v1/sites', {
+        orgId: h.orgId,
+        name: 'mage',
+        kind: 'magento',
+        plan: 'essentials',
+      });
+      assert.equal(r.statusCode, 422);
+      assert.equal(r.json().error.code, 'TRIPLANE_ERR_UNPROCESSABLE');
+      assert.match(r.json().error.message, /OpenSearch/);
+      const rows = await h.store.db.selectFrom('sites').select('id').where('name', '=', 'mage').execute();
+      assert.equal(rows.length, 0);
+    });
+
     test('Idempotency-Key: a retried create answers with the same site and job', async () => {
-      const body = { orgId: h.orgId, name: 'idem-site', kind: 'magento', plan: 'essentials' };
+      const body = { orgId: h.orgId, name: 'idem-site', kind: 'php', plan: 'essentials' };
       const headers = { 'idempotency-key': 'create-idem-1' };
       const a = await h.call(h.owner.token, 'POST', '/api/v1/sites', body, headers);
       const b = await h.call(h.owner.token, 'POST', '/api/v1/sites', body, headers);
