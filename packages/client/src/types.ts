@@ -1,45 +1,3 @@
-import type {
-  AddMemberRequest,
-  ApiToken,
-  AuditEntry,
-  AuditList,
-  AuditQuery,
-  CreateApiTokenRequest,
-  CreateDomainRequest,
-  CreatedApiToken,
-  CreateEnvironmentRequest,
-  CreateOrganizationRequest,
-  CreateServerRequest,
-  CreateServerResponse,
-  CreateSiteRequest,
-  CreateSiteResponse,
-  DeleteSiteResponse,
-  Domain,
-  Environment,
-  EnvironmentAction,
-  EnvironmentJobResponse,
-  Job,
-  JobList,
-  JobLog,
-  JobLogList,
-  JobState,
-  LoginResponse,
-  Membership,
-  MeResponse,
-  Organization,
-  Role,
-  Server,
-  ServerDetail,
-  ServerRole,
-  Site,
-  SiteDetail,
-  UpdateDomainRequest,
-  UpdateEnvironmentRequest,
-  UpdateMemberRequest,
-  UpdateOrganizationRequest,
-  User,
-} from '@triplane/spec';
-
 /**
  * Shapes of the API's objects: the wire schemas of packages/spec/src/api/* (`Static<typeof …>`),
  * imported as types only, so the client has no runtime dependency at all.
@@ -84,7 +42,7 @@ export type {
   UpdateMemberRequest,
   UpdateOrganizationRequest,
   User,
-};
+} from '@triplane/spec';
 
 /** One page of a list route. */
 export interface Page<T> {
