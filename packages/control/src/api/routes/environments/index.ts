@@ -28,7 +28,7 @@ import { enqueueJob } from '../../../jobs/enqueue.ts';
 import { bumpRevision } from '../../../store/store.ts';
 import { requireSiteRole, requireUser } from '../../auth/authorize.ts';
 import { errorResponses } from '../../errors.ts';
-import { requireConfirm, requireEnvironmentRole } from '../sites/access.ts';
+import { environmentsOfSite, requireConfirm, requireEnvironmentRole } from '../sites/access.ts';
 import { toEnvironment } from '../sites/dto.ts';
 import { checkPlan, checkServerIds, mergePhp, mergeResources, newEnvironmentRow, resolveReplicas } from './rules.ts';
 
@@ -69,13 +69,7 @@ export default async function environmentsRoutes(base: FastifyInstance): Promise
     },
     async (req) => {
       const { site } = await requireSiteRole(req, req.params.siteId, 'viewer');
-      const rows = await store.db
-        .selectFrom('environments')
-        .selectAll()
-        .where('site_id', '=', site.id)
-        .orderBy('created_at')
-        .orderBy('id')
-        .execute();
+      const rows = await environmentsOfSite(store.db, site.id);
       return { items: rows.map(toEnvironment), nextCursor: null };
     },
   );

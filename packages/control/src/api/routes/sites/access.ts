@@ -1,8 +1,8 @@
 import { TriplaneError } from '@triplane/kernel';
 import type { Role } from '@triplane/spec';
 import type { FastifyRequest } from 'fastify';
-import type { Selectable } from 'kysely';
-import type { DomainsTable, EnvironmentsTable, SitesTable } from '../../../store/schema.ts';
+import type { Kysely, Selectable } from 'kysely';
+import type { DB, DomainsTable, EnvironmentsTable, SitesTable } from '../../../store/schema.ts';
 import { requireSiteRole } from '../../auth/authorize.ts';
 
 /**
@@ -80,4 +80,9 @@ export function idempotencyKey(req: FastifyRequest): string | undefined {
     throw new TriplaneError('TRIPLANE_ERR_VALIDATION', 'Idempotency-Key must be 1–200 printable ASCII characters');
   }
   return v;
+}
+
+/** A site's environments, oldest first (the order every listing uses). */
+export function environmentsOfSite(db: Kysely<DB>, siteId: string): Promise<Selectable<EnvironmentsTable>[]> {
+  return db.selectFrom('environments').selectAll().where('site_id', '=', siteId).orderBy('created_at').orderBy('id').execute();
 }

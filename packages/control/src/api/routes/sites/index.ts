@@ -22,7 +22,7 @@ import { bumpRevision } from '../../../store/store.ts';
 import { requireOrgRole, requireSiteRole, requireUser, visibility } from '../../auth/authorize.ts';
 import { errorResponses } from '../../errors.ts';
 import { checkPlan, newEnvironmentRow } from '../environments/rules.ts';
-import { decodeCursor, encodeCursor, idempotencyKey, requireConfirm } from './access.ts';
+import { decodeCursor, encodeCursor, environmentsOfSite, idempotencyKey, requireConfirm } from './access.ts';
 import { toDomain, toEnvironment, toSite } from './dto.ts';
 
 const SiteParams = Type.Object({ id: Id }, { additionalProperties: false });
@@ -258,13 +258,7 @@ export default async function sitesRoutes(base: FastifyInstance): Promise<void> 
     },
     async (req) => {
       const { site } = await requireSiteRole(req, req.params.id, 'viewer');
-      const envs = await store.db
-        .selectFrom('environments')
-        .selectAll()
-        .where('site_id', '=', site.id)
-        .orderBy('created_at')
-        .orderBy('id')
-        .execute();
+      const envs = await environmentsOfSite(store.db, site.id);
       const domains = envs.length
         ? await store.db
             .selectFrom('domains')
