@@ -1,4 +1,5 @@
 import { gunzipSync } from 'node:zlib';
+import { type CompressionPolicy, markEncoded, pickStoredEncoding, varyAcceptEncoding } from './compress.ts';
 import { first, type HeaderMap, INTERNAL_RESPONSE_HEADERS, joined, stripHopByHop, without } from './headers.ts';
 import { ageSeconds, type CachedObject } from './object.ts';
 import type { CacheRequest, CacheStatus, ClientResponse } from './request.ts';
@@ -15,6 +16,7 @@ export function deliverObject(
   now: number,
   cacheStatus: CacheStatus,
   debugHeader: boolean,
+  compression?: CompressionPolicy,
 ): ClientResponse {
   const headers: HeaderMap = { ...obj.headers };
   delete headers['x-pool'];
@@ -31,6 +33,16 @@ export function deliverObject(
       delete headers.etag; // a different representation must not share the strong validator
     } catch {
       return synthetic(503, 'Backend fetch failed', cacheStatus, debugHeader);
+    }
+  }
+  // Encoded copies made at store time (compress.ts): chosen before the conditional check so a 304
+  // carries the same Vary/ETag as the 200 it stands for.
+  if (obj.encodings && compression) {
+    varyAcceptEncoding(headers);
+    const enc = pickStoredEncoding(obj, req.headers, req.method, compression);
+    if (enc) {
+      body = obj.encodings[enc]!;
+      markEncoded(headers, enc);
     }
   }
   if (obj.status === 200) {

@@ -1,4 +1,13 @@
 import { type Clock, systemClock } from '@triplane/kernel';
+import {
+  type CompressionPolicy,
+  compressible,
+  type Encoding,
+  type Encodings,
+  encodeAllSync,
+  offeredEncodings,
+  withEncodings,
+} from './compress.ts';
 import { conditionalNotModified, deliverObject, sanitizeResponseHeaders, synthetic } from './deliver.ts';
 import { hasEsi } from './esi.ts';
 import { FETCH_FILTERED, first, type HeaderMap, INTERNAL_RESPONSE_HEADERS, joined, stripHopByHop, without } from './headers.ts';
@@ -46,6 +55,8 @@ export interface CacheEngineOptions {
    * and no longer coalesces new requests. Default 10 min (Magento's first_byte_timeout).
    */
   maxFetchMs?: number;
+  /** Compress stored text bodies once (br/gzip) and deliver the client's best encoding (compress.ts). Off when absent. */
+  compression?: CompressionPolicy;
 }
 
 export type FetchOutcome = 'stored' | 'uncacheable' | 'failed';
@@ -102,6 +113,7 @@ export class CacheEngine {
   readonly #debug: boolean;
   readonly #healthy: () => boolean;
   readonly #maxFetchMs: number;
+  readonly #compression: CompressionPolicy | undefined;
   #keyExtras = false;
   readonly #inflight = new Map<string, Fetch>();
   readonly #hfm = new Map<string, number>();
@@ -116,6 +128,7 @@ export class CacheEngine {
     this.#debug = opts.debugHeader ?? false;
     this.#healthy = opts.originHealthy ?? (() => true);
     this.#maxFetchMs = opts.maxFetchMs ?? 600_000;
+    this.#compression = opts.compression;
   }
 
   static key(scheme: string, host: string, url: string): string {
@@ -140,6 +153,25 @@ export class CacheEngine {
       case 'hash':
         return this.#lookup(req, d, opts.coalesce ?? true);
     }
+  }
+
+  /**
+   * The fresh hit `receive` would return for `req`, or undefined — without any other side effect
+   * (no fetch, no busy marker, no eviction), so the caller can fall back to `receive` with the same
+   * request. Anything but a fresh hit of the first matching variant (grace, stale, purge, pass, miss)
+   * is undefined. The edge's HTTP/1.1 fast path serves what this returns.
+   */
+  peekFresh(req: CacheRequest): ClientResponse | undefined {
+    const d = this.profile.recv(req);
+    if (d.action !== 'hash') return undefined;
+    const now = this.#clock.now();
+    const key = CacheEngine.key(req.scheme, req.host, d.url) + (d.keyExtra ? `#${d.keyExtra}` : '');
+    const lookupHeaders = this.#lookupHeaders(d.headers);
+    for (const obj of this.storage.variants(key)) {
+      if (variantId(lookupHeaders, obj.vary) !== obj.variant) continue;
+      return remainingTtl(obj, now) > 0 ? this.#deliver(req, obj, now, 'HIT', 'none') : undefined;
+    }
+    return undefined;
   }
 
   #lookup(req: CacheRequest, d: Extract<RecvDecision, { action: 'hash' }>, coalesce: boolean): Verdict {
@@ -268,12 +300,31 @@ export class CacheEngine {
     return { kind: 'store', maxBytes: this.storage.maxObjectBytes };
   }
 
+  /**
+   * Encodings the body of a `store` decision will be kept in (empty when not compressible). The adapter
+   * may compress off the event loop and hand the result to `originBody`; without it the engine compresses
+   * synchronously.
+   */
+  encodingsFor(fetch: Fetch, body: Buffer): Encoding[] {
+    const p = fetch.pending;
+    if (!p || !compressible(this.#compression, p.status, p.headers, body.length)) return [];
+    // ESI bodies are assembled per delivery: nothing to compress once.
+    if (this.profile.esi === true && /text/i.test(String(p.headers['content-type'] ?? '')) && hasEsi(body)) return [];
+    return offeredEncodings(this.#compression);
+  }
+
   /** The full body of a `store` decision arrived. Returns the stored object (or an unstored one to deliver once). */
-  originBody(fetch: Fetch, body: Buffer): CachedObject {
+  originBody(fetch: Fetch, body: Buffer, encoded?: Encodings): CachedObject {
     const p = fetch.pending;
     if (!p) throw new Error('originBody without a store decision');
-    const obj = this.#makeObject(fetch, p.status, p.headers, p.life, body);
-    const stored = !fetch.invalidated && this.storage.put(obj);
+    const plain = this.#makeObject(fetch, p.status, p.headers, p.life, body);
+    let obj = withEncodings(plain, encoded ?? encodeAllSync(body, this.encodingsFor(fetch, body)));
+    let stored = !fetch.invalidated && this.storage.put(obj);
+    // the encoded copies pushed it past maxObjectBytes: keep the identity body rather than nothing
+    if (!stored && !fetch.invalidated && obj !== plain && this.storage.put(plain)) {
+      obj = plain;
+      stored = true;
+    }
     if (stored) this.#hfm.delete(fetch.key);
     this.#settle(fetch, stored ? 'stored' : 'uncacheable');
     return obj;
@@ -318,7 +369,7 @@ export class CacheEngine {
     status: 'HIT' | 'MISS' | 'STALE',
     grace: DeliveryInfo['grace'],
   ): ClientResponse {
-    const r = deliverObject(req, obj, now, status, this.#debug);
+    const r = deliverObject(req, obj, now, status, this.#debug, this.#compression);
     if (!this.profile.deliver) return r;
     return { ...r, headers: this.profile.deliver(req, r.headers, { cacheStatus: status, grace, debug: obj.debug }) };
   }
@@ -455,7 +506,8 @@ export class CacheEngine {
       if (v !== undefined) merged[k] = v;
     }
     const life = computeLifetime(200, merged, now, this.#defaults);
-    const obj = this.#makeObject(fetch, old.status, merged, life, old.body, old);
+    // Same body as before: keep its encoded copies (a 304 cannot change the representation's bytes).
+    const obj = withEncodings(this.#makeObject(fetch, old.status, merged, life, old.body, old), old.encodings);
     if (!fetch.invalidated && !old.invalidated) this.storage.put(obj);
     this.#settle(fetch, 'stored');
     return { kind: 'refreshed', object: obj };

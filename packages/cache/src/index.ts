@@ -1,4 +1,5 @@
 export * from './cache-control.ts';
+export * from './compress.ts';
 export * from './deliver.ts';
 export * from './drive.ts';
 export * from './engine.ts';

@@ -1,3 +1,4 @@
+import type { Encodings } from './compress.ts';
 import type { HeaderMap } from './headers.ts';
 
 /**
@@ -17,6 +18,8 @@ export interface CachedObject {
   readonly status: number;
   readonly headers: HeaderMap;
   readonly body: Buffer;
+  /** Compressed copies of `body` made once at store time (compress.ts); counted in `size`. */
+  readonly encodings?: Encodings;
   readonly tOrigin: number;
   readonly ttl: number;
   readonly grace: number;

@@ -27,6 +27,8 @@ import type {
   MeResponse,
   Organization,
   Page,
+  PurgeRequest,
+  PurgeResponse,
   Server,
   ServerDetail,
   Site,
@@ -164,6 +166,8 @@ export class TriplaneClient {
       this.http.request<EnvironmentJobResponse>('DELETE', `/environments/${seg(id)}`, { query: { confirm } }),
     action: (id: string, action: EnvironmentAction) =>
       this.#send<EnvironmentJobResponse>('POST', `/environments/${seg(id)}/actions/${action}`),
+    /** 202: recorded; every edge drops the matching cached pages within moments (exactly one of urls, tags, all). */
+    purge: (id: string, body: PurgeRequest) => this.#send<PurgeResponse>('POST', `/environments/${seg(id)}/purge`, body),
   };
 
   readonly domains = {

@@ -31,6 +31,8 @@ export type {
   Membership,
   MeResponse,
   Organization,
+  PurgeRequest,
+  PurgeResponse,
   Role,
   Server,
   ServerDetail,

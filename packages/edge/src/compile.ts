@@ -58,12 +58,16 @@ export function compileConfig(
             bypassCookies: s.cache.bypassCookies,
             bypassPaths: s.cache.bypassPaths,
             wooPages: s.cache.wooPages,
+            cacheStatic: s.cache.cacheStatic,
+            gracePeriodS: s.cache.gracePeriodS,
           });
     const defaults: { ttl?: number; grace?: number; keep?: number } = {};
     if (s.cache.defaultTtlS !== undefined) defaults.ttl = s.cache.defaultTtlS;
     if (s.cache.graceS !== undefined) defaults.grace = s.cache.graceS;
     if (s.cache.keepS !== undefined) defaults.keep = s.cache.keepS;
-    const cache = profile ? new CacheEngine({ profile, storage, clock, defaults, debugHeader: config.debugHeaders }) : undefined;
+    const cache = profile
+      ? new CacheEngine({ profile, storage, clock, defaults, debugHeader: config.debugHeaders, compression: s.compression })
+      : undefined;
     const fingerprint = JSON.stringify([s.name, s.cache]);
     const site: CompiledSite = { config: s, pool, acl: new Acl(s.purgeAllow), cache, fingerprint };
     sites.push(site);

@@ -1,8 +1,12 @@
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { profileNames } from '@triplane/cache';
 import { TriplaneError } from '@triplane/kernel';
 import { parseCidr } from './cidr.ts';
+import { DEFAULT_STATIC_EXTENSIONS, DEFAULT_STATIC_MAX_AGE_S, type StaticPolicy } from './static.ts';
+import { checkPemPair } from './tls/pem.ts';
 
 /**
  * The edge's standalone configuration (`triplane edge --config FILE`), a JSON/YAML-shaped object.
@@ -52,6 +56,25 @@ export const HealthCheckConfig = Type.Object(
   { additionalProperties: false },
 );
 
+export const SiteTlsConfig = Type.Object(
+  {
+    cert: Type.Optional(Type.String({ minLength: 1 })),
+    key: Type.Optional(Type.String({ minLength: 1 })),
+    certPem: Type.Optional(Type.String({ minLength: 1 })),
+    keyPem: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+export const HstsConfig = Type.Object(
+  {
+    maxAgeS: Type.Integer({ minimum: 0 }),
+    includeSubDomains: Type.Optional(Type.Boolean()),
+    preload: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
 export const SiteConfig = Type.Object(
   {
     name: Type.String({ pattern: '^[a-z0-9][a-z0-9-]*$', maxLength: 63 }),
@@ -71,6 +94,34 @@ export const SiteConfig = Type.Object(
     timeouts: Type.Optional(Type.Object({ connectMs: Ms(5000), firstByteMs: Ms(60_000) }, { additionalProperties: false })),
     retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 5 })),
     maxBodyBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** PEM files (`cert`/`key`, relative to the config file) or inline PEM (`certPem`/`keyPem`). */
+    tls: Type.Optional(SiteTlsConfig),
+    /** Plain-HTTP requests answer 301 (GET/HEAD) / 308 to https; default true when `listen.https` is set. */
+    httpsRedirect: Type.Optional(Type.Boolean()),
+    /** Strict-Transport-Security on HTTPS responses; off unless set. */
+    hsts: Type.Optional(HstsConfig),
+    /** br/gzip at delivery (docs/edge.md "Compression and static assets"); both on by default. */
+    compression: Type.Optional(
+      Type.Object(
+        {
+          gzip: Type.Optional(Type.Boolean()),
+          brotli: Type.Optional(Type.Boolean()),
+          minBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    /** Browser-cache headers for static files the origin sent without Cache-Control; `maxAgeS: 0` = off. */
+    static: Type.Optional(
+      Type.Object(
+        {
+          maxAgeS: Type.Optional(Type.Integer({ minimum: 0 })),
+          immutable: Type.Optional(Type.Boolean()),
+          extensions: Type.Optional(Type.Array(Type.String({ pattern: '^\\.?[A-Za-z0-9]{1,16}$' }))),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -78,7 +129,11 @@ export const SiteConfig = Type.Object(
 export const EdgeConfigSchema = Type.Object(
   {
     listen: Type.Object(
-      { http: Type.String(), metrics: Type.Optional(Type.String({ description: 'host:port of the Prometheus listener' })) },
+      {
+        http: Type.String(),
+        https: Type.Optional(Type.String({ description: 'host:port of the TLS listener (HTTP/2 and HTTP/1.1)' })),
+        metrics: Type.Optional(Type.String({ description: 'host:port of the Prometheus listener' })),
+      },
       { additionalProperties: false },
     ),
     limits: Type.Optional(
@@ -100,6 +155,20 @@ export const EdgeConfigSchema = Type.Object(
       ),
     ),
     debugHeaders: Type.Optional(Type.Boolean()),
+    /** Platform CA directory (ca.key, ca.crt); relative to the config file. */
+    tls: Type.Optional(Type.Object({ caDir: Type.Optional(Type.String({ minLength: 1 })) }, { additionalProperties: false })),
+    /** HTTP/2 limits on the TLS listener (rationale in docs/edge.md, "TLS and HTTP/2"). */
+    http2: Type.Optional(
+      Type.Object(
+        {
+          maxConcurrentStreams: Ms(128),
+          resetBurst: Ms(200),
+          resetRatePerS: Ms(33),
+          idleTimeoutMs: Ms(60_000),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     sites: Type.Array(SiteConfig),
     /** Hosts answered with a 301 to the same path on another host (non-primary domains). */
     redirects: Type.Optional(
@@ -114,7 +183,15 @@ export type SiteConfigInput = Static<typeof SiteConfig>;
 
 /** A validated config with every default filled in. */
 export interface EdgeConfig {
-  listen: { host: string; port: number; metrics: { host: string; port: number } | undefined };
+  listen: {
+    host: string;
+    port: number;
+    metrics: { host: string; port: number } | undefined;
+    https: { host: string; port: number } | undefined;
+  };
+  /** caDir undefined: an in-memory platform CA for this process (no file, no baseDir given). */
+  tls: { caDir: string | undefined };
+  http2: { maxConcurrentStreams: number; resetBurst: number; resetRatePerS: number; idleTimeoutMs: number };
   limits: {
     maxHeaderBytes: number;
     maxHeaderCount: number;
@@ -151,6 +228,18 @@ export interface SiteConfigResolved {
   timeouts: { connectMs: number; firstByteMs: number };
   retries: number;
   maxBodyBytes: number;
+  /** A validated certificate chain + key and the DNS names it covers; undefined = the platform CA covers the hosts. */
+  tls: { certPem: string; keyPem: string; names: string[] } | undefined;
+  httpsRedirect: boolean;
+  /** The Strict-Transport-Security value, or undefined. */
+  hsts: string | undefined;
+  compression: { gzip: boolean; brotli: boolean; minBytes: number };
+  static: StaticPolicy;
+}
+
+export interface LoadConfigOptions {
+  /** Relative `tls.caDir` and `sites[].tls.cert/key` paths resolve here (the config file's directory). */
+  baseDir?: string;
 }
 
 const HOST_RE = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
@@ -178,13 +267,14 @@ export function parseHostPort(s: string, field: string): { host: string; port: n
 }
 
 /** Validates a config object; throws TRIPLANE_ERR_CONFIG naming the first bad field. */
-export function loadConfig(input: unknown): EdgeConfig {
+export function loadConfig(input: unknown, opts: LoadConfigOptions = {}): EdgeConfig {
   const errors = [...Value.Errors(EdgeConfigSchema, input)];
   const e = errors[0];
   if (e) throw configError(fieldName(e.path), e.message);
   const c = Value.Default(EdgeConfigSchema, structuredClone(input)) as EdgeConfigInput;
   const seenHosts = new Map<string, string>();
   const seenNames = new Set<string>();
+  const httpsListen = c.listen.https === undefined ? undefined : parseHostPort(c.listen.https, 'listen.https');
   const sites = c.sites.map((s, i): SiteConfigResolved => {
     const at = `sites[${i}]`;
     if (seenNames.has(s.name)) throw configError(`${at}.name`, `duplicate site name ${s.name}`);
@@ -253,6 +343,23 @@ export function loadConfig(input: unknown): EdgeConfig {
       timeouts: { connectMs: s.timeouts?.connectMs ?? 5000, firstByteMs: s.timeouts?.firstByteMs ?? 60_000 },
       retries: s.retries ?? 1,
       maxBodyBytes: s.maxBodyBytes ?? 64 * 1024 * 1024,
+      tls: s.tls ? siteTls(s.tls, `${at}.tls`, opts.baseDir) : undefined,
+      httpsRedirect: s.httpsRedirect ?? httpsListen !== undefined,
+      hsts: s.hsts
+        ? [`max-age=${s.hsts.maxAgeS}`, s.hsts.includeSubDomains ? 'includeSubDomains' : '', s.hsts.preload ? 'preload' : '']
+            .filter(Boolean)
+            .join('; ')
+        : undefined,
+      compression: {
+        gzip: s.compression?.gzip ?? true,
+        brotli: s.compression?.brotli ?? true,
+        minBytes: s.compression?.minBytes ?? 1024,
+      },
+      static: {
+        maxAgeS: s.static?.maxAgeS ?? DEFAULT_STATIC_MAX_AGE_S,
+        immutable: s.static?.immutable ?? false,
+        extensions: s.static?.extensions?.map((x) => x.replace(/^\./, '').toLowerCase()) ?? DEFAULT_STATIC_EXTENSIONS,
+      },
     };
   });
   const known = new Set(['off', ...profileNames()]);
@@ -260,10 +367,29 @@ export function loadConfig(input: unknown): EdgeConfig {
     if (!known.has(s.cache.profile)) throw configError(`sites[${i}].cache.profile`, `unknown profile ${s.cache.profile}`);
   });
   const l = c.limits ?? {};
+  // node:http refuses a headers timeout longer than the request timeout (ERR_OUT_OF_RANGE at start)
+  if ((l.headersTimeoutMs ?? 10_000) > (l.requestTimeoutMs ?? 60_000)) {
+    throw configError('limits.headersTimeoutMs', 'must not exceed limits.requestTimeoutMs');
+  }
   return {
     listen: {
       ...parseHostPort(c.listen.http, 'listen.http'),
       metrics: c.listen.metrics === undefined ? undefined : parseHostPort(c.listen.metrics, 'listen.metrics'),
+      https: httpsListen,
+    },
+    tls: {
+      caDir:
+        c.tls?.caDir !== undefined
+          ? resolvePath(c.tls.caDir, opts.baseDir)
+          : opts.baseDir !== undefined
+            ? resolve(opts.baseDir, 'tls')
+            : undefined,
+    },
+    http2: {
+      maxConcurrentStreams: c.http2?.maxConcurrentStreams ?? 128,
+      resetBurst: c.http2?.resetBurst ?? 200,
+      resetRatePerS: c.http2?.resetRatePerS ?? 33,
+      idleTimeoutMs: c.http2?.idleTimeoutMs ?? 60_000,
     },
     limits: {
       maxHeaderBytes: l.maxHeaderBytes ?? 16 * 1024,
@@ -284,4 +410,34 @@ export function loadConfig(input: unknown): EdgeConfig {
       return { host, to: r.to.toLowerCase() };
     }),
   };
+}
+
+function resolvePath(p: string, baseDir: string | undefined): string {
+  return isAbsolute(p) || baseDir === undefined ? p : resolve(baseDir, p);
+}
+
+function readPem(path: string, field: string, baseDir: string | undefined): string {
+  const file = resolvePath(path, baseDir);
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw configError(field, `cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+/** Files or inline PEM, exactly one pair; the pair is checked here so a bad certificate never reaches a handshake. */
+function siteTls(
+  t: Static<typeof SiteTlsConfig>,
+  at: string,
+  baseDir: string | undefined,
+): { certPem: string; keyPem: string; names: string[] } {
+  const files = t.cert !== undefined || t.key !== undefined;
+  const inline = t.certPem !== undefined || t.keyPem !== undefined;
+  if (files && inline) throw configError(at, 'give cert/key files or certPem/keyPem, not both');
+  if (t.cert === undefined && t.certPem === undefined) throw configError(`${at}.${files ? 'cert' : 'certPem'}`, 'missing');
+  if (t.key === undefined && t.keyPem === undefined) throw configError(`${at}.${files ? 'key' : 'keyPem'}`, 'missing');
+  const certPem = t.cert !== undefined ? readPem(t.cert, `${at}.cert`, baseDir) : (t.certPem as string);
+  const keyPem = t.key !== undefined ? readPem(t.key, `${at}.key`, baseDir) : (t.keyPem as string);
+  const checked = checkPemPair(certPem, keyPem, `${at}.${files ? 'cert' : 'certPem'}`, `${at}.${files ? 'key' : 'keyPem'}`);
+  return { certPem, keyPem, names: checked.names };
 }

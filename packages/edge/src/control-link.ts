@@ -1,8 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { PurgeCommand } from '@triplane/cache';
 import { backoffDelay, type Logger, silentLogger, TriplaneError, writeFileAtomic } from '@triplane/kernel';
 import type { EdgeSnapshot } from '@triplane/spec';
 import type { EdgeConfigInput } from './config.ts';
+import { planPurges } from './purge.ts';
 import { configFromSnapshot, type SnapshotListen } from './snapshot.ts';
 
 /**
@@ -16,13 +18,17 @@ import { configFromSnapshot, type SnapshotListen } from './snapshot.ts';
  *              is persisted to STATE/snapshot.json, so a restart serves the last good config even
  *              while the control plane is down.
  *   heartbeat  POST /api/v1/agents/{id}/heartbeat every heartbeatMs, so the platform shows the edge online.
+ *   purges     each snapshot's `purges` above the last applied seq go to `purge` (./purge.ts
+ *              planPurges), also when its config is rejected. The starting point is the persisted
+ *              snapshot's `purgeSeq` (purges since then may have hit what this edge cached while it
+ *              served from disk), else the first snapshot's (a fresh edge has nothing cached).
  * Errors back off (1 s … 30 s) and retry forever; the running config keeps serving meanwhile.
  *
  * Example:
  *   const link = new EdgeControlLink({ apiUrl, stateDir, joinToken, base: { listen: { http: '0.0.0.0:80' } } });
  *   const edge = await startEdge({ config: (await link.loadPersisted()) ?? { listen, sites: [] } });
  *   await link.connect();
- *   link.run((cfg) => edge.reload(cfg));
+ *   link.run((cfg) => edge.reload(cfg), (site, commands) => edge.purge(site, commands));
  */
 export interface EdgeLinkOptions {
   apiUrl: string;
@@ -34,6 +40,9 @@ export interface EdgeLinkOptions {
   watchWaitS?: number;
   heartbeatMs?: number;
 }
+
+/** Runs purge commands on one site's cache; returns the objects removed (undefined: no such site). */
+export type PurgeSink = (siteName: string, commands: PurgeCommand[]) => number | undefined;
 
 interface Identity {
   serverId: string;
@@ -54,6 +63,8 @@ export class EdgeControlLink {
   #loops: Promise<void>[] = [];
   /** Revision of the snapshot in use, for status and tests. */
   revision: number | undefined;
+  /** Seq of the last control-plane purge applied (or skipped as older than this edge's cache). */
+  purgeSeq: number | undefined;
 
   constructor(o: EdgeLinkOptions) {
     this.#o = o;
@@ -74,6 +85,7 @@ export class EdgeControlLink {
     if (!p?.snapshot) return undefined;
     this.#etag = p.etag;
     this.revision = p.snapshot.revision;
+    this.purgeSeq = p.snapshot.purgeSeq;
     return configFromSnapshot(p.snapshot, this.#o.base);
   }
 
@@ -114,10 +126,32 @@ export class EdgeControlLink {
     }
   }
 
-  /** Start the watch and heartbeat loops. `apply` throws when the edge rejects a config. */
-  run(apply: (config: EdgeConfigInput) => void): void {
+  /**
+   * Start the watch and heartbeat loops. `apply` throws when the edge rejects a config; `purge`
+   * runs one site's purge commands (the edge's `purge`); without it purges are only tracked.
+   */
+  run(apply: (config: EdgeConfigInput) => void, purge?: PurgeSink): void {
     if (!this.#identity) throw new TriplaneError('TRIPLANE_ERR_CONFIG', 'connect() first');
-    this.#loops.push(this.#watch(apply), this.#heartbeat());
+    this.#loops.push(this.#watch(apply, purge), this.#heartbeat());
+  }
+
+  #applyPurges(snapshot: EdgeSnapshot, purge: PurgeSink | undefined): void {
+    const plan = planPurges(snapshot, this.purgeSeq);
+    this.purgeSeq = plan.seq;
+    if (plan.action === 'baseline' || plan.action === 'none') return;
+    if (plan.action === 'flush') {
+      this.#log.warn({ purgeSeq: plan.seq }, 'purges were missed while away; dropping every cached site');
+    }
+    let removed = 0;
+    for (const p of plan.purges) {
+      try {
+        removed += purge?.(p.siteName, p.commands) ?? 0;
+      } catch (e) {
+        // A purge that fails (a bug) must not stop the others nor the watch loop.
+        this.#log.error({ err: (e as Error).message, site: p.siteName, seq: p.seq }, 'purge failed');
+      }
+    }
+    this.#log.info({ purgeSeq: plan.seq, purges: plan.purges.length, removed, action: plan.action }, 'purges applied');
   }
 
   async stop(): Promise<void> {
@@ -125,7 +159,7 @@ export class EdgeControlLink {
     await Promise.allSettled(this.#loops);
   }
 
-  async #watch(apply: (config: EdgeConfigInput) => void): Promise<void> {
+  async #watch(apply: (config: EdgeConfigInput) => void, purge: PurgeSink | undefined): Promise<void> {
     let failures = 0;
     while (!this.#abort.signal.aborted) {
       try {
@@ -148,11 +182,13 @@ export class EdgeControlLink {
             'snapshot rejected; keeping the current config',
           );
           this.#etag = etag; // don't spin on the same bad snapshot; the next change is a new ETag
+          this.#applyPurges(snapshot, purge);
           failures = 0;
           continue;
         }
         this.#etag = etag;
         this.revision = snapshot.revision;
+        this.#applyPurges(snapshot, purge);
         await writeFileAtomic(this.#file('snapshot.json'), JSON.stringify({ etag, snapshot } satisfies Persisted));
         this.#log.info({ revision: snapshot.revision }, 'snapshot applied');
         failures = 0;

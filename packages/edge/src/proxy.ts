@@ -14,6 +14,7 @@ import {
 import type { Clock, Logger } from '@triplane/kernel';
 import { type AccessEntry, logAccess } from './access-log.ts';
 import { type CompiledConfig, type CompiledSite, route } from './compile.ts';
+import { encodeForStore, prepareBody, prepareStream } from './compress.ts';
 import { assembleEsi, type EsiContext } from './esi.ts';
 import { stripUntrusted, trustedForwarding } from './forwarding.ts';
 import { normaliseHost, parseTarget } from './host.ts';
@@ -30,6 +31,12 @@ interface Ctx {
   attempts: number;
   upstreamMs: number | undefined;
   bytesOut: number;
+  /** Over TLS (either protocol): scheme https for the cache key and X-Forwarded-Proto, HSTS on responses. */
+  https: boolean;
+  /** HTTP/2 (compat API): :authority, pseudo-headers, no connection-specific response fields. */
+  h2: boolean;
+  /** The request as the cache sees it, once routed (compression and static headers read it). */
+  creq?: CacheRequest;
 }
 
 export interface ProxyDeps {
@@ -37,6 +44,8 @@ export interface ProxyDeps {
   logger: Logger;
   clock: Clock;
   onAccess?: (e: AccessEntry) => void;
+  /** The bound HTTPS port while a TLS listener runs: plain-HTTP requests of `httpsRedirect` sites go there. */
+  httpsPort?: () => number | undefined;
 }
 
 const BODYLESS_STATUS = (s: number) => s === 204 || s === 304 || (s >= 100 && s < 200);
@@ -58,6 +67,8 @@ export function createHandler(deps: ProxyDeps) {
       attempts: 0,
       upstreamMs: undefined,
       bytesOut: 0,
+      https: req.httpVersionMajor === 2 || (req.socket as { encrypted?: boolean }).encrypted === true,
+      h2: req.httpVersionMajor === 2,
     };
     res.on('close', () => {
       const entry: AccessEntry = {
@@ -88,34 +99,33 @@ export function createHandler(deps: ProxyDeps) {
 
 async function handle(deps: ProxyDeps, cfg: CompiledConfig, req: IncomingMessage, res: ServerResponse, ctx: Ctx): Promise<void> {
   const limits = cfg.config.limits;
-  if (req.rawHeaders.length / 2 > limits.maxHeaderCount) return plain(res, ctx, 431, 'Request Header Fields Too Large', true);
+  let pseudo = 0; // HTTP/2 :method/:path/:scheme/:authority are not header fields
+  if (ctx.h2) for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.startsWith(':')) pseudo++;
+  if (req.rawHeaders.length / 2 - pseudo > limits.maxHeaderCount)
+    return plain(res, ctx, 431, 'Request Header Fields Too Large', true);
   // RFC 9112 §3.2: more than one Host field → 400 (node would silently keep the first).
   let hostFields = 0;
   for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.toLowerCase() === 'host') hostFields++;
   if (hostFields > 1) return plain(res, ctx, 400, 'Bad Request', true);
   const method = (req.method ?? 'GET').toUpperCase();
   const target = parseTarget(req.url ?? '');
-  if (!target) return plain(res, ctx, 400, 'Bad Request', true);
+  // HTTP/2 carries the authority in :authority; an absolute :path is malformed (RFC 9113 §8.3.1)
+  if (!target || (ctx.h2 && target.authority)) return plain(res, ctx, 400, 'Bad Request', true);
   // Absolute-form authority replaces Host (RFC 9112 §3.2.2) — except for PURGE/BAN, whose plugins
   // put the cache's address in the URL and the site in Host (spec §3.4).
   const purgeLike = method === 'PURGE' || method === 'BAN';
-  const rawHost = target.authority && !purgeLike ? target.authority : req.headers.host;
+  const authority = ctx.h2 ? (req.headers[':authority'] as string | undefined) : undefined;
+  // a Host field that disagrees with :authority is a smuggling attempt, not a hint
+  if (authority && req.headers.host && normaliseHost(authority) !== normaliseHost(req.headers.host))
+    return plain(res, ctx, 400, 'Bad Request', true);
+  const rawHost = target.authority && !purgeLike ? target.authority : (authority ?? req.headers.host);
   const host = normaliseHost(rawHost);
   ctx.host = host;
   const clientIp = req.socket.remoteAddress ?? '';
   if (!host && !(purgeLike && rawHost === undefined)) return plain(res, ctx, 400, 'Bad Request', true);
   const redirectTo = host ? cfg.redirects.get(host) : undefined;
   if (redirectTo && !purgeLike) {
-    const body = Buffer.from('301 Moved Permanently\n');
-    ctx.cache = 'SYNTH';
-    res.writeHead(301, {
-      location: `http://${redirectTo}${target.path}`,
-      'content-length': String(body.length),
-      'content-type': 'text/plain',
-    });
-    ctx.bytesOut += body.length;
-    res.end(body);
-    return;
+    return redirect(res, ctx, 301, `${ctx.https ? 'https' : 'http'}://${redirectTo}${target.path}`);
   }
   let site = host ? route(cfg, host) : undefined;
   // Tag purges (Magento sends Host = the cache's own address, or none) are not host-scoped: any site
@@ -125,14 +135,23 @@ async function handle(deps: ProxyDeps, cfg: CompiledConfig, req: IncomingMessage
   if (!site) return plain(res, ctx, 421, 'Misdirected Request', false);
   ctx.site = site;
   ctx.esi = { deps, cfg, clientIp };
+  // Plain HTTP → HTTPS, before the cache: an http request never fills or reads it. Purges (plugins talk
+  // plain HTTP to the edge) and ACME HTTP-01 challenges stay on HTTP.
+  const httpsPort = !ctx.https && site.config.httpsRedirect ? deps.httpsPort?.() : undefined;
+  if (httpsPort !== undefined && !purgeLike && !target.path.startsWith('/.well-known/acme-challenge/')) {
+    const authorityOut = `${host ?? site.config.hosts[0]}${httpsPort === 443 ? '' : `:${httpsPort}`}`;
+    // 308 keeps the method and body of a POST; 301 is what every client understands for GET/HEAD
+    return redirect(res, ctx, method === 'GET' || method === 'HEAD' ? 301 : 308, `https://${authorityOut}${target.path}`);
+  }
   // A stopped environment (no members) answers 503 — cached pages included (snapshot contract).
   if (site.pool.members.length === 0 && !purgeLike) return plain(res, ctx, 503, 'Service Unavailable', false);
   const declared = Number(req.headers['content-length'] ?? '0');
   if (declared > site.config.maxBodyBytes) return plain(res, ctx, 413, 'Payload Too Large', true);
 
-  const scheme = 'http' as const;
+  const scheme = ctx.https ? 'https' : 'http';
   const headers = stripUntrusted(req.headers as HeaderMap);
   delete headers.host;
+  if (ctx.h2) for (const k of Object.keys(headers)) if (k.startsWith(':')) delete headers[k];
   const siteHost = host ?? site.config.hosts[0] ?? '';
   const creq: CacheRequest = {
     method,
@@ -142,6 +161,7 @@ async function handle(deps: ProxyDeps, cfg: CompiledConfig, req: IncomingMessage
     headers,
     purgeAllowed: site.acl.allows(clientIp),
   };
+  ctx.creq = creq;
   const fwd = trustedForwarding(clientIp, scheme, siteHost);
   const engine = site.cache;
 
@@ -207,6 +227,8 @@ function forwardOpts(deps: ProxyDeps, site: CompiledSite, o: OriginRequest, fwd:
 }
 
 function hasBody(req: IncomingMessage): boolean {
+  // HTTP/2 bodies need neither Content-Length nor Transfer-Encoding: DATA frames follow unless HEADERS ended the stream
+  if (req.httpVersionMajor === 2) return !(req as unknown as { stream: { endAfterHeaders: boolean } }).stream.endAfterHeaders;
   return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? '0') > 0;
 }
 
@@ -293,7 +315,10 @@ async function miss(
         engine.abandon(fetch);
         throw e;
       });
-      if (body.complete) return write(res, ctx, engine.deliver(fetch.req, engine.originBody(fetch, body.data)), fetch.req);
+      if (body.complete) {
+        const encoded = await encodeForStore(engine, fetch, body.data);
+        return write(res, ctx, engine.deliver(fetch.req, engine.originBody(fetch, body.data, encoded)), fetch.req);
+      }
       // too large to store: release waiters (HFM) and stream what we have plus the rest
       engine.abandon(fetch);
       ctx.cache = 'MISS';
@@ -314,7 +339,7 @@ async function background(deps: ProxyDeps, site: CompiledSite, engine: CacheEngi
         engine.abandon(fetch);
         throw e;
       });
-      if (body.complete) engine.originBody(fetch, body.data);
+      if (body.complete) engine.originBody(fetch, body.data, await encodeForStore(engine, fetch, body.data));
       else {
         engine.abandon(fetch);
         f.res.destroy();
@@ -344,21 +369,37 @@ function stream(
   noBody: boolean,
   prefix?: Buffer,
 ): void {
-  const h = clean(headers);
+  const out = prepareStream(ctx.site?.config, ctx.creq, status, headers, noBody);
+  const h = clean(out.headers);
   if (noBody) {
     f.res.resume();
     f.res.on('end', f.done);
-    res.writeHead(status, h);
+    head(res, ctx, status, h);
     res.end();
     return;
   }
-  res.writeHead(status, h);
+  head(res, ctx, status, h);
+  // compressed: origin → encoder → client, counting what the client receives
+  const sink = out.encoder ?? res;
+  if (out.encoder) {
+    out.encoder.on('data', (c: Buffer) => {
+      ctx.bytesOut += c.length;
+    });
+    out.encoder.on('error', () => {
+      f.res.destroy();
+      f.done();
+      res.destroy();
+    });
+    out.encoder.pipe(res);
+    // a client gone mid-stream: free the zlib state now, not at GC
+    res.once('close', () => out.encoder?.destroy());
+  }
   if (prefix?.length) {
-    ctx.bytesOut += prefix.length;
-    res.write(prefix);
+    if (!out.encoder) ctx.bytesOut += prefix.length;
+    sink.write(prefix);
   }
   f.res.on('data', (c: Buffer) => {
-    ctx.bytesOut += c.length;
+    if (!out.encoder) ctx.bytesOut += c.length;
   });
   f.res.on('end', f.done);
   f.res.on('error', () => {
@@ -371,7 +412,7 @@ function stream(
       f.done();
     }
   });
-  f.res.pipe(res);
+  f.res.pipe(sink);
   f.res.resume();
 }
 
@@ -383,12 +424,17 @@ function clean(h: HeaderMap): Record<string, string | string[]> {
 
 async function write(res: ServerResponse, ctx: Ctx, r: ClientResponse, creq?: CacheRequest): Promise<void> {
   let body = r.body;
-  const headers = clean(r.headers);
-  if (r.esi && body && creq && ctx.esi) {
+  let h = r.headers;
+  const assembled = r.esi === true && body !== null && creq !== undefined && ctx.esi !== undefined;
+  if (assembled && body && creq && ctx.esi) {
     body = await assembleEsi(ctx.esi, creq, body);
-    headers['content-length'] = String(body.length);
+    h = { ...h, 'content-length': String(body.length) };
   }
-  res.writeHead(r.status, headers);
+  // static browser-cache headers; compression of an assembled ESI page (stored objects come encoded)
+  const out = await prepareBody(ctx.site?.config, ctx.creq, r.status, h, body, assembled);
+  body = out.body;
+  const headers = clean(out.headers);
+  head(res, ctx, r.status, headers);
   if (body) ctx.bytesOut += body.length;
   res.end(body ?? undefined);
 }
@@ -415,6 +461,28 @@ function plain(res: ServerResponse, ctx: Ctx, status: number, text: string, clos
   };
   if (close) headers.connection = 'close';
   ctx.bytesOut += body.length;
-  res.writeHead(status, headers);
+  head(res, ctx, status, headers);
   res.end(body);
+}
+
+function redirect(res: ServerResponse, ctx: Ctx, status: 301 | 308, location: string): void {
+  const body = Buffer.from(`${status} ${status === 301 ? 'Moved Permanently' : 'Permanent Redirect'}\n`);
+  ctx.cache = 'SYNTH';
+  ctx.bytesOut += body.length;
+  head(res, ctx, status, { location, 'content-length': String(body.length), 'content-type': 'text/plain' });
+  res.end(body);
+}
+
+/** Connection-specific fields, forbidden in HTTP/2 (RFC 9113 §8.2.2); node throws on them. */
+const H2_FORBIDDEN = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade'];
+
+/** Every response head goes out here: HTTP/2 hygiene, and HSTS on HTTPS responses of sites that ask for it. */
+function head(res: ServerResponse, ctx: Ctx, status: number, headers: Record<string, string | string[]>): void {
+  if (ctx.h2) {
+    for (const k of H2_FORBIDDEN) delete headers[k];
+    if (headers.te !== undefined && headers.te !== 'trailers') delete headers.te;
+  }
+  const hsts = ctx.https ? ctx.site?.config.hsts : undefined;
+  if (hsts) headers['strict-transport-security'] = hsts;
+  res.writeHead(status, headers);
 }

@@ -1,15 +1,22 @@
 import { createServer, type Server, STATUS_CODES } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { MemoryStorage } from '@triplane/cache';
+import { MemoryStorage, type PurgeCommand } from '@triplane/cache';
 import { type Clock, type Logger, silentLogger, systemClock } from '@triplane/kernel';
+import { logAccess } from './access-log.ts';
 import { type CompiledConfig, compileConfig, startSites, stopSites } from './compile.ts';
 import { type EdgeConfig, loadConfig } from './config.ts';
+import { startFastPath } from './fastpath.ts';
 import { EdgeMetrics } from './metrics.ts';
 import { createHandler } from './proxy.ts';
+import { purgeSite } from './purge.ts';
+import { applyStaticPolicy } from './static.ts';
+import { type EdgeTls, startTls } from './tls/edge-tls.ts';
 
 export interface EdgeHandle {
   /** Where the HTTP listener is bound (port 0 in the config → the real port). */
   readonly address: AddressInfo;
+  /** Requests answered by the HTTP/1.1 cache-hit fast path, and connections it handed to node:http. */
+  readonly fastPath: { readonly served: number; readonly handedOff: number };
   /** Validates and swaps in a new config; on error the old config keeps serving and the error is thrown. */
   reload(config: unknown): void;
   close(): Promise<void>;
@@ -19,6 +26,10 @@ export interface EdgeHandle {
   readonly metrics: EdgeMetrics;
   /** Where the Prometheus listener is bound, when `listen.metrics` is configured. */
   readonly metricsAddress: AddressInfo | undefined;
+  /** Where the HTTPS listener (HTTP/2 + HTTP/1.1, SNI) is bound, when `listen.https` is configured. */
+  readonly httpsAddress: AddressInfo | undefined;
+  /** Run purge commands on one site's cache (control-plane purges, ./purge.ts): objects removed, undefined if no such site. */
+  purge(siteName: string, commands: readonly PurgeCommand[]): number | undefined;
 }
 
 export interface StartEdgeOptions {
@@ -28,6 +39,11 @@ export interface StartEdgeOptions {
   clock?: Clock;
   /** How often node checks headers/request timeouts (ms); default 1000. */
   connectionsCheckingIntervalMs?: number;
+  /**
+   * Bind the public listeners with SO_REUSEPORT on their own sockets (one per edge worker process,
+   * cluster.ts): the kernel spreads connections, and a worker that dies takes only its own queue down.
+   */
+  reusePort?: boolean;
 }
 
 /**
@@ -43,6 +59,14 @@ export async function startEdge(opts: StartEdgeOptions): Promise<EdgeHandle> {
   let compiled = compileConfig(config, storage, clock);
   const metrics = new EdgeMetrics(storage);
   startSites(compiled);
+  let tls: EdgeTls | undefined;
+  const handler = createHandler({
+    current: () => compiled,
+    logger,
+    clock,
+    onAccess: (e) => metrics.observe(e),
+    httpsPort: () => tls?.address.port,
+  });
 
   const server: Server = createServer(
     {
@@ -56,12 +80,17 @@ export async function startEdge(opts: StartEdgeOptions): Promise<EdgeHandle> {
       joinDuplicateHeaders: false,
       insecureHTTPParser: false,
     },
-    createHandler({ current: () => compiled, logger, clock, onAccess: (e) => metrics.observe(e) }),
+    handler,
   );
-  server.on('connection', (socket: Socket) => {
+  // A socket is counted once, whichever listener saw it first (fast-path sockets reach node:http on handoff).
+  const counted = new WeakSet<Socket>();
+  const countConnection = (socket: Socket) => {
+    if (counted.has(socket)) return;
+    counted.add(socket);
     metrics.connections.inc();
     socket.once('close', () => metrics.connections.dec());
-  });
+  };
+  server.on('connection', countConnection);
   // +1 so the handler can see that the limit was exceeded and answer 431 instead of silently dropping.
   server.maxHeadersCount = config.limits.maxHeaderCount + 1;
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
@@ -85,14 +114,50 @@ export async function startEdge(opts: StartEdgeOptions): Promise<EdgeHandle> {
     socket.end('HTTP/1.1 501 Not Implemented\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   });
 
+  // The plain listener is the cache-hit fast path (fastpath.ts); node:http takes every connection it can't serve.
+  const fast = startFastPath({
+    current: () => compiled,
+    fallback: server,
+    onConnection: countConnection,
+    onTimeout: (socket) => logger.info({ access: { status: 408, error: 'headers-timeout', ip: socket.remoteAddress } }, 'access'),
+    onAccess: (e) => {
+      logAccess(logger, e);
+      metrics.observe(e);
+    },
+    finalize: (site, creq, r) => {
+      // plain-HTTP requests of a site that redirects to HTTPS take the slow path (it answers the redirect)
+      if (site.config.httpsRedirect && tls) return undefined;
+      return { ...r, headers: applyStaticPolicy(site.config.static, creq.url, r.status, r.headers) };
+    },
+  });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.listen.port, config.listen.host, () => {
-      server.off('error', reject);
+    fast.server.once('error', reject);
+    const reusePort = opts.reusePort ?? false;
+    fast.server.listen({ port: config.listen.port, host: config.listen.host, reusePort, exclusive: reusePort }, () => {
+      fast.server.off('error', reject);
       resolve();
     });
   });
-  const address = server.address() as AddressInfo;
+  const address = fast.server.address() as AddressInfo;
+  // node:http never listens itself (the fast path owns the port) but its headers/request timeout checker
+  // starts on 'listening': without it, connections handed over would never get their 408.
+  server.emit('listening');
+  tls = await startTls({
+    config,
+    http1: server,
+    handler,
+    logger,
+    reusePort: opts.reusePort ?? false,
+    onH2Connection: (socket) => {
+      metrics.connections.inc();
+      socket.once('close', () => metrics.connections.dec());
+    },
+  }).catch((e: unknown) => {
+    stopSites(compiled, 0);
+    void fast.close();
+    server.close();
+    throw e;
+  });
   const metricsServer = config.listen.metrics
     ? await metrics.listen(config.listen.metrics.host, config.listen.metrics.port)
     : undefined;
@@ -101,15 +166,21 @@ export async function startEdge(opts: StartEdgeOptions): Promise<EdgeHandle> {
   return {
     address,
     metricsAddress: metricsServer ? (metricsServer.address() as AddressInfo) : undefined,
+    httpsAddress: tls?.address,
+    fastPath: fast.stats,
     metrics,
     storage,
     current: () => compiled,
+    purge: (siteName, commands) => purgeSite(compiled, siteName, commands),
     reload(next: unknown) {
       const loaded = isLoaded(next) ? next : loadConfig(next);
+      // the certificate store is built before anything is swapped, and swapped with the config
+      const swapCerts = tls?.prepare(loaded);
       const fresh = compileConfig(loaded, storage, clock, compiled);
       const old = compiled;
       startSites(fresh);
       compiled = fresh;
+      swapCerts?.();
       stopSites(old);
       logger.info({ sites: loaded.sites.length }, 'edge config reloaded');
     },
@@ -117,11 +188,16 @@ export async function startEdge(opts: StartEdgeOptions): Promise<EdgeHandle> {
       stopSites(compiled, 0);
       metricsServer?.closeAllConnections();
       metricsServer?.close();
+      // concurrently: HTTP/1.1-over-TLS sockets belong to both servers and end with the http server's close
+      const tlsClosed = tls?.close();
+      const fastClosed = fast.close();
       server.closeIdleConnections();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         setTimeout(() => server.closeAllConnections(), 2000).unref();
       });
+      await tlsClosed;
+      await fastClosed;
     },
   };
 }

@@ -83,6 +83,7 @@ test('snapshot → config: one site per environment, redirects, stopped → 503'
   assert.equal(cfg.sites[0]?.name, 'env-01abc');
   assert.deepEqual(cfg.sites[0]?.hosts, ['shop.example.com']);
   assert.equal(cfg.sites[0]?.cache.profile, 'wordpress');
+  assert.equal(cfg.sites[0]?.static.maxAgeS, 86400, 'staticTtlS is the browser max-age of static files');
   assert.deepEqual(cfg.redirects, [{ host: 'www.shop.example.com', to: 'shop.example.com' }]);
   const edge = await startEdge({ config: cfg });
   try {

@@ -1,5 +1,6 @@
 import type { EdgeSnapshot } from '@triplane/spec';
 import type { EdgeConfigInput } from './config.ts';
+import { checkPemPair } from './tls/pem.ts';
 
 /**
  * Translates the control plane's EdgeSnapshot (packages/spec edge-snapshot.ts) into the edge's
@@ -10,11 +11,21 @@ import type { EdgeConfigInput } from './config.ts';
  * `redirectTo` → 301 redirects; a `stopped` upstream → no members (503); policies.cache → profile
  * (`enabled: false` → off). The snapshot has no purge ACL yet: loopback plus the environment's member
  * addresses (WordPress purges arrive from the app server) are allowed.
- * Not mapped yet: `ip-hash` (→ round-robin), `ignoreQueryParams`, `staticTtlS`, `honorOriginCacheControl`,
- * waf/rate policies, certificates.
+ * `staticTtlS` → `static.maxAgeS`: the browser max-age for static files the origin sends without
+ * Cache-Control (a delivery header; the cache's own TTL still follows the origin and the profile).
+ * Not mapped yet: `ip-hash` (→ round-robin), `ignoreQueryParams`, `honorOriginCacheControl`,
+ * waf/rate policies.
+ * Certificates: a site gets the snapshot certificate that covers its first host (exact or `*.` wildcard)
+ * as inline PEM, when its key resolves (`keyRef` holding the PEM itself, or `base.resolveKey`) and the
+ * pair is valid; otherwise (and for an invalid pair: one bad certificate must not reject the whole
+ * snapshot) the platform CA covers the site's hosts.
  */
 export interface SnapshotListen {
-  listen: { http: string };
+  listen: { http: string; https?: string };
+  /** Platform CA directory (the CLI uses STATE_DIR/tls). */
+  tls?: { caDir?: string };
+  /** PEM private key for a certificate's `keyRef`; undefined = unknown (the platform CA covers the site). */
+  resolveKey?: (keyRef: string) => string | undefined;
   limits?: EdgeConfigInput['limits'];
   cache?: EdgeConfigInput['cache'];
   debugHeaders?: boolean;
@@ -66,6 +77,8 @@ export function configFromSnapshot(snap: EdgeSnapshot, base: SnapshotListen): Ed
         expectStatusMax: hc.expectStatusMax,
       },
       timeouts: { connectMs: up.connectTimeoutMs, firstByteMs: up.readTimeoutMs },
+      ...siteCertificate(snap, hosts[0] as string, base),
+      ...(cache ? { static: { maxAgeS: cache.staticTtlS } } : {}),
     });
   }
   const redirects = snap.routes
@@ -75,5 +88,26 @@ export function configFromSnapshot(snap: EdgeSnapshot, base: SnapshotListen): Ed
   if (base.limits) out.limits = base.limits;
   if (base.cache) out.cache = base.cache;
   if (base.debugHeaders !== undefined) out.debugHeaders = base.debugHeaders;
+  if (base.tls) out.tls = base.tls;
   return out;
+}
+
+function covers(names: readonly string[], host: string): boolean {
+  const parent = host.slice(host.indexOf('.') + 1);
+  return names.some((n) => n.toLowerCase() === host || (n.startsWith('*.') && n.slice(2).toLowerCase() === parent));
+}
+
+function siteCertificate(snap: EdgeSnapshot, host: string, base: SnapshotListen): { tls?: { certPem: string; keyPem: string } } {
+  for (const c of snap.certificates) {
+    if (!covers(c.hostnames, host)) continue;
+    const keyPem = c.keyRef.includes('-----BEGIN') ? c.keyRef : base.resolveKey?.(c.keyRef);
+    if (!keyPem) continue;
+    try {
+      checkPemPair(c.certificatePem, keyPem, 'certificatePem', 'keyRef');
+    } catch {
+      continue;
+    }
+    return { tls: { certPem: c.certificatePem, keyPem } };
+  }
+  return {};
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Acl, parseCidr } from './cidr.ts';
-import { loadConfigFile } from './config-file.ts';
+import { loadConfigFile, parseJsonConfig } from './config-file.ts';
 import { normaliseHost, parseTarget } from './host.ts';
 import { Member } from './upstream/member.ts';
 import { Pool } from './upstream/pool.ts';
@@ -74,9 +74,9 @@ test('config file: JSON loaded, errors name the file and the field, YAML needs a
       sites: [{ name: 's', hosts: ['*'], upstreams: ['http://127.0.0.1:9001'], lb: { policy: 'random' } }],
     }),
   );
-  assert.throws(() => loadConfigFile(bad), /bad\.json: sites\[0\]\.lb\.policy/);
+  assert.throws(() => loadConfigFile(bad), /bad\.json:1: sites\[0\]\.lb\.policy/);
   const y = join(dir, 'edge.yaml');
   writeFileSync(y, 'listen: {}');
   assert.throws(() => loadConfigFile(y), /YAML support/);
-  assert.equal(loadConfigFile(y.replace('edge.yaml', 'edge.json'), { yaml: JSON.parse }).listen.port, 8080);
+  assert.equal(loadConfigFile(y.replace('edge.yaml', 'edge.json'), { yaml: parseJsonConfig }).listen.port, 8080);
 });

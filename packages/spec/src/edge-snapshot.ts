@@ -1,4 +1,5 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { PurgeKind } from './api/purge.ts';
 import { Hostname, Plan, SiteKind } from './primitives.ts';
 
 /**
@@ -21,7 +22,10 @@ import { Hostname, Plan, SiteKind } from './primitives.ts';
  *                     "healthCheck": { "path": "/", "host": "shop.example.com", "intervalMs": 5000, … },
  *                     "connectTimeoutMs": 5000, "readTimeoutMs": 60000 }],
  *     "certificates": [],                 // filled by the certificates issue
- *     "policies":  [{ "environmentId": "env_…", "cache": {…}, "waf": {…}, "rate": {…} }]
+ *     "policies":  [{ "environmentId": "env_…", "cache": {…}, "waf": {…}, "rate": {…} }],
+ *     "purges":    [{ "seq": 7, "environmentId": "env_…", "kind": "url", "values": ["/p?x=1"],
+ *                     "createdAt": "2025-…Z" }],          // ascending seq; see SnapshotPurge
+ *     "purgeSeq":  7                      // newest purge's seq, 0 when none
  *   }
  *
  * Routing: Host (lower-cased, port stripped) → route. A route with `redirectTo` answers 301 to
@@ -185,6 +189,26 @@ export const SnapshotCertificate = Type.Object(
 );
 export type SnapshotCertificate = Static<typeof SnapshotCertificate>;
 
+/**
+ * A cache purge (POST /environments/{id}/purge) on its way to every edge. `seq` is contiguous
+ * across the platform (1, 2, 3, …), so an edge that applied up to N applies every listed purge
+ * with seq > N, and knows it missed some when the oldest listed is above N + 1 (then it drops
+ * the whole cache). The snapshot lists a bounded window: at most the newest 1,000 purges of the
+ * last 24 h, and at most 10,000 values across them. Edges ignore purges of environments they
+ * don't serve. `values`: urls (`/path?q` or `https://host/path?q`) or tags; empty for `all`.
+ */
+export const SnapshotPurge = Type.Object(
+  {
+    seq: Type.Integer({ minimum: 1 }),
+    environmentId: Type.String(),
+    kind: PurgeKind,
+    values: Type.Array(Type.String()),
+    createdAt: Type.String({ format: 'date-time' }),
+  },
+  { additionalProperties: false },
+);
+export type SnapshotPurge = Static<typeof SnapshotPurge>;
+
 export const EdgeSnapshot = Type.Object(
   {
     apiVersion: Type.Literal(EDGE_SNAPSHOT_API_VERSION),
@@ -196,6 +220,9 @@ export const EdgeSnapshot = Type.Object(
     upstreams: Type.Array(Upstream),
     certificates: Type.Array(SnapshotCertificate),
     policies: Type.Array(EnvironmentPolicies),
+    /** Optional on the wire (older control planes omit it); the control plane always sends both. */
+    purges: Type.Optional(Type.Array(SnapshotPurge)),
+    purgeSeq: Type.Optional(Type.Integer({ minimum: 0 })),
   },
   { additionalProperties: false },
 );

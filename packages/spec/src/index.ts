@@ -1,6 +1,7 @@
 export * from './api/audit.ts';
 export * from './api/identity.ts';
 export * from './api/jobs.ts';
+export * from './api/purge.ts';
 export * from './api/servers.ts';
 export * from './api/sites.ts';
 export * from './assignment.ts';

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { usageError } from '../cli/exit.ts';
 
@@ -7,6 +8,18 @@ interface EdgeFlags {
   joinToken?: string;
   stateDir: string;
   listen: string;
+  listenHttps?: string;
+  workers: string;
+}
+
+/** What the command drives: the in-process edge (one worker) or the multi-process cluster. */
+interface RunningEdge {
+  readonly address: { address: string; port: number };
+  readonly httpsAddress: { address: string; port: number } | undefined;
+  reload(config: unknown): void;
+  purge(site: string, commands: import('@triplane/cache').PurgeCommand[]): number | undefined;
+  close(): Promise<void>;
+  restartWorkers?: () => Promise<void>;
 }
 
 /**
@@ -14,7 +27,11 @@ interface EdgeFlags {
  * validate → compile → atomic swap path:
  *   --config FILE   a YAML or JSON file; SIGHUP reloads it (a bad file is logged, the old config keeps serving)
  *   --api URL       the control plane's snapshot, watched by long-poll; the last accepted snapshot is
- *                   kept in --state-dir so the edge starts and serves while the control plane is down
+ *                   kept in --state-dir so the edge starts and serves while the control plane is down;
+ *                   --listen-https adds the TLS listener (HTTP/2 + HTTP/1.1), platform CA in STATE_DIR/tls
+ * With --config, HTTPS comes from the file (`listen.https`; platform CA in `tls.caDir`, default DIR_OF_FILE/tls).
+ * --workers N (default: one per core) runs N worker processes on SO_REUSEPORT listeners (cluster.ts);
+ * SIGUSR2 replaces them one by one (rolling restart, no request dropped); 1 = everything in this process.
  * SIGTERM/SIGINT close the listeners after in-flight requests.
  */
 export function registerEdge(program: Command): void {
@@ -26,20 +43,27 @@ export function registerEdge(program: Command): void {
     .option('--join-token <token>', 'one-time token from `triplane server create --role edge` (first start only)')
     .option('--state-dir <dir>', 'where the edge keeps its identity and last good snapshot', '/var/lib/triplane/edge')
     .option('--listen <host:port>', 'HTTP listener with --api', '127.0.0.1:8080')
+    .option('--listen-https <host:port>', 'HTTPS listener (HTTP/2 + HTTP/1.1, SNI) with --api')
+    .option('--workers <n>', 'worker processes: a number, or "auto" = one per core', 'auto')
     .action(async (o: EdgeFlags) => {
       if (!o.config === !o.api) throw usageError('give exactly one of --config FILE or --api URL');
-      const [{ loadConfigFile, startEdge, EdgeControlLink }, { parse }, { createLogger }] = await Promise.all([
-        import('@triplane/edge'),
-        import('yaml'),
-        import('@triplane/kernel'),
-      ]);
+      if (o.config && o.listenHttps) throw usageError('--listen-https goes with --api (with --config: listen.https)');
+      const { availableParallelism } = await import('node:os');
+      const workers = o.workers === 'auto' ? availableParallelism() : Number(o.workers);
+      if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw usageError('--workers: a number 1-256 or "auto"');
+      const [{ loadConfigFile, startEdge, startEdgeCluster, EdgeControlLink, yamlConfigParser }, YAML, { createLogger }] =
+        await Promise.all([import('@triplane/edge'), import('yaml'), import('@triplane/kernel')]);
       const logger = createLogger('edge');
       let stopLink = async () => {};
-      let edge: Awaited<ReturnType<typeof startEdge>>;
+      let edge: RunningEdge;
+      const start = (config: unknown): Promise<RunningEdge> =>
+        workers > 1 ? startEdgeCluster({ config, workers, logger }) : startEdge({ config, logger });
       if (o.config) {
         const file = o.config;
-        const load = () => loadConfigFile(file, { yaml: (text: string) => parse(text) });
-        edge = await startEdge({ config: load(), logger });
+        // YAML errors name the file and line (`edge.yaml:12: sites[0].upstreams[1]: …`)
+        const yaml = yamlConfigParser(YAML);
+        const load = () => loadConfigFile(file, { yaml });
+        edge = await start(load());
         process.on('SIGHUP', () => {
           try {
             edge.reload(load());
@@ -49,7 +73,10 @@ export function registerEdge(program: Command): void {
           }
         });
       } else {
-        const base = { listen: { http: o.listen } };
+        const base = {
+          listen: { http: o.listen, ...(o.listenHttps ? { https: o.listenHttps } : {}) },
+          tls: { caDir: join(o.stateDir, 'tls') },
+        };
         const link = new EdgeControlLink({
           apiUrl: o.api as string,
           stateDir: o.stateDir,
@@ -57,12 +84,27 @@ export function registerEdge(program: Command): void {
           base,
           logger,
         });
-        edge = await startEdge({ config: (await link.loadPersisted()) ?? { ...base, sites: [] }, logger });
+        edge = await start((await link.loadPersisted()) ?? { ...base, sites: [] });
         await link.connect();
-        link.run((cfg) => edge.reload(cfg));
+        link.run(
+          (cfg) => edge.reload(cfg),
+          (site, commands) => edge.purge(site, commands),
+        );
         stopLink = () => link.stop();
       }
       process.stdout.write(`edge: listening on http://${edge.address.address}:${edge.address.port}\n`);
+      if (edge.httpsAddress) {
+        const { address, port } = edge.httpsAddress;
+        process.stdout.write(`edge: listening on https://${address}:${port} (h2, http/1.1)\n`);
+      }
+      process.on('SIGUSR2', () => {
+        if (!edge.restartWorkers) return;
+        logger.info({ workers }, 'rolling restart of the edge workers');
+        edge.restartWorkers().then(
+          () => logger.info('rolling restart done'),
+          (e: unknown) => logger.error({ err: e }, 'rolling restart failed'),
+        );
+      });
       await new Promise<void>((resolve) => {
         process.once('SIGTERM', resolve);
         process.once('SIGINT', resolve);

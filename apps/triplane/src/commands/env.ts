@@ -1,4 +1,4 @@
-import type { Environment, UpdateEnvironmentRequest } from '@triplane/client';
+import type { Environment, PurgeRequest, UpdateEnvironmentRequest } from '@triplane/client';
 import type { Command } from 'commander';
 import { collect, type Flags, intArg, withApi } from '../cli/command.ts';
 import { session } from '../cli/context.ts';
@@ -67,7 +67,9 @@ function settingsBody(flags: Flags): UpdateEnvironmentRequest {
 }
 
 export function registerEnv(program: Command): void {
-  const env = program.command('env').description('environments of a site: list, show, create, update, restart, stop, start');
+  const env = program
+    .command('env')
+    .description('environments of a site: list, show, create, update, restart, stop, start, purge');
 
   withApi(
     env
@@ -166,4 +168,37 @@ export function registerEnv(program: Command): void {
       if (waited) assertSucceeded(job);
     });
   }
+
+  withApi(
+    env
+      .command('purge')
+      .description("drop an environment's cached pages on every edge: by URL, by tag, or all")
+      .argument('<site>', 'site name or id (or an environment id)')
+      .argument('[env]', 'environment name (default production)', undefined)
+      .option('--url <url>', 'a path (`/p?x=1`, every domain) or an absolute URL on one of its domains (repeatable)', collect)
+      .option('--tag <tag>', 'a cache tag (X-Magento-Tags, Surrogate-Key, Cache-Tag; repeatable)', collect)
+      .option('--all', 'everything cached for the environment')
+      .option('--org <org>', 'organization (when the site name is not unique)'),
+  ).action(async (siteRef: string, envRef: string | undefined, flags: Flags) => {
+    const body = purgeBody(flags);
+    const s = session(flags);
+    const { site, env: e } = await resolveEnvironment(s.client, siteRef, envRef, flags.org as string | undefined);
+    const res = await s.client.environments.purge(e.id, body);
+    if (s.json) return printJson(res);
+    const what = res.kind === 'all' ? 'everything' : `${res.values.length} ${res.kind === 'url' ? 'URL' : 'tag'}(s)`;
+    line(`purge ${res.seq} of ${site.name}/${e.name} recorded (${what}); every edge applies it within moments`);
+  });
+}
+
+/** Exactly one of --url…, --tag… or --all (usage error otherwise, exit 2). */
+function purgeBody(flags: Flags): PurgeRequest {
+  const urls = flags.url as string[] | undefined;
+  const tags = flags.tag as string[] | undefined;
+  const all = flags.all === true;
+  if ([urls !== undefined, tags !== undefined, all].filter(Boolean).length !== 1) {
+    throw usageError('give exactly one of --url URL (repeatable), --tag TAG (repeatable) or --all');
+  }
+  if (urls) return { urls };
+  if (tags) return { tags };
+  return { all: true };
 }

@@ -51,21 +51,39 @@ export function registerLocal(program: Command): void {
   program
     .command('up')
     .description(
-      'single-node mode: init if needed, run the control plane and (as root with Podman) the agent and a demo WordPress site',
+      'single-node mode: init if needed, run the control plane, the edge and (as root with Podman) the agent and a demo WordPress site',
     )
     .option('--data-dir <dir>', 'data directory; default $TRIPLANE_DATA_DIR or ~/.local/share/triplane')
     .option('--listen <host:port>', 'API address', '127.0.0.1:8800')
     .option('--database-url <url>', 'postgres://… to use PostgreSQL instead of SQLite')
     .option('--workers <n>', 'processes in the interactive/normal job worker pool', intArg('--workers', 0, 64))
     .option('--no-agent', 'do not run this machine as an app server (no agent, no demo site)')
-    .action(async (o: { dataDir?: string; databaseUrl?: string; listen: string; workers?: number; agent: boolean }) => {
-      const { runUp } = await import('../server/up.ts');
-      await runUp({
-        dataDir: o.dataDir,
-        databaseUrl: o.databaseUrl ?? process.env.TRIPLANE_DATABASE_URL,
-        listen: o.listen,
-        workers: o.workers,
-        agent: o.agent,
-      });
-    });
+    .option('--edge-listen <host:port>', "the edge's HTTP listener", '127.0.0.1:8080')
+    .option('--edge-listen-https <host:port>', "the edge's HTTPS listener (platform CA certificates)", '127.0.0.1:8443')
+    .option('--no-edge-listen-https', 'no HTTPS listener on the edge')
+    .option('--no-edge', 'do not run the edge')
+    .action(
+      async (o: {
+        dataDir?: string;
+        databaseUrl?: string;
+        listen: string;
+        workers?: number;
+        agent: boolean;
+        edge: boolean;
+        edgeListen: string;
+        edgeListenHttps: string | false;
+      }) => {
+        const { runUp } = await import('../server/up.ts');
+        await runUp({
+          dataDir: o.dataDir,
+          databaseUrl: o.databaseUrl ?? process.env.TRIPLANE_DATABASE_URL,
+          listen: o.listen,
+          workers: o.workers,
+          agent: o.agent,
+          edge: o.edge,
+          edgeListen: o.edgeListen,
+          edgeListenHttps: o.edgeListenHttps,
+        });
+      },
+    );
 }

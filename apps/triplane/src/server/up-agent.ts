@@ -13,11 +13,15 @@ import { line, note } from '../cli/output.ts';
  *   2. an app server `local` is created through the API (first run only: its one-time join
  *      token), then `triplane agent --state-dir DATA/agent` runs supervised (restarted with
  *      backoff; later runs reuse the saved identity, no join token);
- *   3. a demo WordPress site `demo` is created if absent — its admin password, shown once by
- *      the API, is kept in DATA/demo-admin-password (0600) so every `up` can print it;
- *   4. when the demo runs and is installed: `site: http://127.0.0.1:<port>/`, `admin: admin / <pw>`.
+ *   3. a demo WordPress site `demo` (domain `demo.localhost`) is created if absent — its admin
+ *      password, shown once by the API, is kept in DATA/demo-admin-password (0600) so every `up`
+ *      can print it;
+ *   4. when the demo runs and is installed: `site: http://127.0.0.1:<port>/`, with the edge
+ *      running also `edge: http://demo.localhost:8080/`, and `admin: admin / <pw>`.
  */
 export const DEMO_SITE = 'demo';
+/** The demo's domain, routed by the edge; `*.localhost` resolves to the loopback address in curl and browsers. */
+export const DEMO_DOMAIN = 'demo.localhost';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Why the agent can't run here, or undefined when it can (root and podman). */
@@ -51,7 +55,15 @@ function runStep(main: string, args: string[], label: string): Promise<void> {
   });
 }
 
-export function startUpAgent(o: { main: string; api: string; token: string; dataDir: string; logDir: string }): UpAgent {
+export function startUpAgent(o: {
+  main: string;
+  api: string;
+  token: string;
+  dataDir: string;
+  logDir: string;
+  /** The edge `up` runs: the demo's URL through it, printed once it listens. */
+  edge?: { url: string; listening: Promise<boolean> } | undefined;
+}): UpAgent {
   const stateDir = join(o.dataDir, 'agent');
   const logPath = join(o.logDir, 'agent.log');
   const passwordFile = join(o.dataDir, 'demo-admin-password');
@@ -108,19 +120,37 @@ export function startUpAgent(o: { main: string; api: string; token: string; data
     if (!org) throw new Error('no organization to create the demo site in');
     let site = (await client.sites.list({ name: DEMO_SITE })).items.find((s) => s.name === DEMO_SITE);
     if (!site) {
-      const r = await client.sites.create({ orgId: org.id, name: DEMO_SITE, kind: 'wordpress', plan: 'essentials' });
+      const r = await client.sites.create({
+        orgId: org.id,
+        name: DEMO_SITE,
+        kind: 'wordpress',
+        plan: 'essentials',
+        domains: [DEMO_DOMAIN],
+      });
       site = r.site;
       if (r.wordpress) writeFileSync(passwordFile, `${r.wordpress.adminPassword}\n`, { mode: 0o600 });
       line(`demo: site ${DEMO_SITE} created; waiting for it to run and be installed`);
     }
     let lastStatus = '';
+    let domainChecked = false;
     while (!stopping) {
       const d = await client.sites.get(site.id);
+      if (!domainChecked) {
+        // A demo made before it had a domain (an older `up`) gets it now, so the edge routes it.
+        domainChecked = true;
+        const prod = d.environments.find((e) => e.name === 'production');
+        if (prod && !d.domains.some((x) => x.hostname === DEMO_DOMAIN)) {
+          await client.domains
+            .add(prod.id, { hostname: DEMO_DOMAIN })
+            .catch((e: Error) => note(`demo: ${DEMO_DOMAIN}: ${e.message}`));
+        }
+      }
       const env = d.environments.find((e) => e.name === 'production');
       const installed = env?.observed.some((r) => r.installed === true) ?? false;
       const port = env ? Object.values(env.runtime.webPorts)[0] : undefined;
       if (env && env.status === 'running' && installed && port) {
         line(`site: http://127.0.0.1:${port}/`);
+        if (o.edge && (await o.edge.listening)) line(`edge: ${o.edge.url}`);
         const pw = existsSync(passwordFile) ? readFileSync(passwordFile, 'utf8').trim() : undefined;
         line(`admin: admin / ${pw ?? '(not saved here: it was shown once when the site was created)'}`);
         return;

@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +8,8 @@ import { CliError, EXIT } from '../cli/exit.ts';
 import { line, note } from '../cli/output.ts';
 import { ensureOwnerToken } from './init.ts';
 import { type ListenAddress, parseListen, urlFor } from './listen.ts';
-import { agentPrecondition, startUpAgent, type UpAgent } from './up-agent.ts';
+import { agentPrecondition, DEMO_DOMAIN, startUpAgent, type UpAgent } from './up-agent.ts';
+import { accepting, startUpEdge, type UpEdge } from './up-edge.ts';
 
 export interface UpFlags {
   dataDir?: string | undefined;
@@ -18,6 +18,12 @@ export interface UpFlags {
   workers?: number | undefined;
   /** false (`--no-agent`): run only the control plane. */
   agent?: boolean | undefined;
+  /** false (`--no-edge`): no edge. */
+  edge?: boolean | undefined;
+  /** The edge's HTTP listener, default 127.0.0.1:8080. */
+  edgeListen?: string | undefined;
+  /** The edge's HTTPS listener, default 127.0.0.1:8443; false (`--no-edge-listen-https`): none. */
+  edgeListenHttps?: string | false | undefined;
 }
 
 const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
@@ -30,20 +36,13 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_DATA_HOME || join(env.HOME || homedir(), '.local', 'share'), 'triplane');
 }
 
-function portInUse(a: ListenAddress): Promise<boolean> {
-  const host = a.host === '0.0.0.0' ? '127.0.0.1' : a.host === '::' ? '::1' : a.host;
-  return new Promise((res) => {
-    const s = connect({ host, port: a.port });
-    s.once('connect', () => {
-      s.destroy();
-      res(true);
-    });
-    s.once('error', () => res(false));
-    s.setTimeout(1000, () => {
-      s.destroy();
-      res(false);
-    });
-  });
+const portInUse = accepting;
+
+/** The demo site's URL through the edge: `*.localhost` resolves to the loopback address in curl and browsers. */
+function demoEdgeUrl(a: ListenAddress, scheme = 'http'): string {
+  const loopback = ['127.0.0.1', '0.0.0.0', '::', '::1', 'localhost'].includes(a.host);
+  const url = loopback ? `http://${DEMO_DOMAIN}:${a.port}/` : `${urlFor(a)}/ (Host: ${DEMO_DOMAIN})`;
+  return url.replace(/^http:/, `${scheme}:`);
 }
 
 async function ready(url: string): Promise<boolean> {
@@ -68,15 +67,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * `triplane up`: single-node mode. Initialise the store if needed, then run the control plane
- * as a supervised child process (restarted with backoff when it dies) and report the edge as
- * not built yet. Prints `api: <URL>` and `token: <TOKEN>` once the API answers /readyz. As root
+ * as a supervised child process (restarted with backoff when it dies). Prints `api: <URL>` and
+ * `token: <TOKEN>` once the API answers /readyz, then runs the edge (./up-edge.ts) on
+ * --edge-listen (default 127.0.0.1:8080), printing `edge: <URL> …`. As root
  * with Podman (and without `--no-agent`) it then runs this machine as the app server and a demo
- * WordPress site (./up-agent.ts), printing `site:` and `admin:` lines; otherwise it says why the
+ * WordPress site `demo.localhost` (./up-agent.ts), printing `site:`, `edge:` and `admin:` lines; otherwise it says why the
  * agent is not started. SIGTERM/SIGINT stop everything (pods keep running) and resolve (exit 0).
  */
 export async function runUp(f: UpFlags): Promise<void> {
   const dataDir = resolve(f.dataDir ?? defaultDataDir());
   const addr = parseListen(f.listen ?? '127.0.0.1:8800');
+  const edgeAddr = parseListen(f.edgeListen ?? '127.0.0.1:8080');
+  let edgeHttps = f.edgeListenHttps === false ? undefined : parseListen(f.edgeListenHttps ?? '127.0.0.1:8443');
   const url = urlFor(addr);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const logDir = join(dataDir, 'logs');
@@ -94,7 +96,16 @@ export async function runUp(f: UpFlags): Promise<void> {
   line(`triplane: single-node mode, data in ${dataDir}`);
   if (owner.created) line('init: created the owner organization and user');
   if (owner.minted) line('init: no saved owner token; made a new one (token "up")');
-  line('edge: not started — up does not run the edge yet (issue 4); run `triplane edge --api URL` or `--config FILE` by hand');
+  let edgeBlocked = f.edge === false ? '--no-edge given' : undefined;
+  if (!edgeBlocked && (await portInUse(edgeAddr))) {
+    edgeBlocked = `something is already listening on ${urlFor(edgeAddr)}; pass --edge-listen HOST:PORT`;
+  }
+  if (edgeBlocked) line(`edge: not started — ${edgeBlocked}`);
+  else if (edgeHttps && (await portInUse(edgeHttps))) {
+    line(`edge: no HTTPS — something is already listening on ${urlFor(edgeHttps)}; pass --edge-listen-https HOST:PORT`);
+    edgeHttps = undefined;
+  }
+  let upEdge: UpEdge | undefined;
   const agentBlocked = f.agent === false ? '--no-agent given' : agentPrecondition();
   if (agentBlocked) line(`agent: not started — ${agentBlocked}; sites are not run`);
   let upAgent: UpAgent | undefined;
@@ -162,8 +173,21 @@ export async function runUp(f: UpFlags): Promise<void> {
             line(`token: ${owner.token}`);
             line(`logs: ${logPath}`);
             line('ready — Ctrl-C to stop');
+            if (!edgeBlocked && !stopping) {
+              upEdge = startUpEdge({
+                main: MAIN,
+                api: url,
+                token: owner.token,
+                dataDir,
+                logDir,
+                listen: edgeAddr,
+                listenHttps: edgeHttps,
+              });
+            }
             if (!agentBlocked && !stopping) {
-              upAgent = startUpAgent({ main: MAIN, api: url, token: owner.token, dataDir, logDir });
+              const urls = [demoEdgeUrl(edgeAddr), ...(edgeHttps ? [demoEdgeUrl(edgeHttps, 'https')] : [])];
+              const edge = upEdge ? { url: urls.join(' '), listening: upEdge.listening } : undefined;
+              upAgent = startUpAgent({ main: MAIN, api: url, token: owner.token, dataDir, logDir, edge });
             }
           } else note('control: ready again');
           return;
@@ -179,6 +203,7 @@ export async function runUp(f: UpFlags): Promise<void> {
     note(`triplane: ${sig}: stopping`);
     clearTimeout(restartTimer);
     await upAgent?.stop();
+    await upEdge?.stop();
     const c = child;
     if (c && c.exitCode === null && c.signalCode === null) {
       const exited = new Promise<void>((r) => c.once('exit', () => r()));

@@ -5,6 +5,7 @@ import {
   type Plan,
   type Route,
   type SiteKind,
+  type SnapshotPurge,
   type SnapshotSite,
   type Upstream,
 } from '@triplane/spec';
@@ -13,6 +14,7 @@ import type { DB } from '../store/schema.ts';
 import { currentRevision } from '../store/store.ts';
 import { type DomainRowLite, type EnvironmentWithSite, selectEnvironmentsWithSite } from './assignment.ts';
 import { defaultHealthCheck, defaultPolicies } from './policies.ts';
+import { loadPurges } from './purges.ts';
 import { parsePhp, parseRuntime, parseServerIds } from './rows.ts';
 
 /** See packages/spec/src/edge-snapshot.ts for the documented shape. */
@@ -36,6 +38,8 @@ export function buildEdgeSnapshot(input: {
   environments: readonly EnvironmentWithSite[];
   domains: readonly (DomainRowLite & { id?: string })[];
   servers: readonly ServerAddressRow[];
+  /** The purge window (./purges.ts loadPurges), ascending seq. */
+  purges?: readonly SnapshotPurge[];
 }): EdgeSnapshot {
   const envs = input.environments.filter((e) => e.status !== 'deleting' && e.site_status !== 'deleting');
   envs.sort((a, b) => cmp(a.id, b.id));
@@ -111,15 +115,19 @@ export function buildEdgeSnapshot(input: {
     upstreams,
     certificates: [],
     policies,
+    // Every purge of the window, also for environments not listed (being deleted): the seq stays contiguous.
+    purges: [...(input.purges ?? [])],
+    purgeSeq: input.purges?.at(-1)?.seq ?? 0,
   };
 }
 
 export async function loadEdgeSnapshot(db: Kysely<DB>, generatedAt: string): Promise<EdgeSnapshot> {
   const revision = await currentRevision(db);
-  const [environments, domains, servers] = await Promise.all([
+  const [environments, domains, servers, { purges }] = await Promise.all([
     selectEnvironmentsWithSite(db).where('environments.status', '!=', 'deleting').execute(),
     db.selectFrom('domains').select(['environment_id', 'hostname', 'is_primary', 'redirect_to_primary']).execute(),
     db.selectFrom('servers').select(['id', 'address']).where('role', '=', 'app').execute(),
+    loadPurges(db),
   ]);
-  return buildEdgeSnapshot({ revision, generatedAt, environments, domains, servers });
+  return buildEdgeSnapshot({ revision, generatedAt, environments, domains, servers, purges });
 }

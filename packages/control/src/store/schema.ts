@@ -198,6 +198,21 @@ export interface StateRevisionTable {
   revision: number;
 }
 
+export interface EdgePurgesTable {
+  /** contiguous platform-wide sequence (1, 2, 3, …) */
+  seq: number;
+  id: string;
+  environment_id: string;
+  /** url | tag | all */
+  kind: string;
+  /** JSON string[]: urls or tags; [] for all */
+  purge_values: string;
+  value_count: number;
+  created_at: string;
+  /** user id of who asked (the audit log has the rest) */
+  actor_id: string | null;
+}
+
 export interface DB {
   organizations: OrganizationsTable;
   users: UsersTable;
@@ -213,4 +228,5 @@ export interface DB {
   job_logs: JobLogsTable;
   rate_limits: RateLimitsTable;
   state_revision: StateRevisionTable;
+  edge_purges: EdgePurgesTable;
 }

@@ -30,7 +30,24 @@ export const SUBGID = '/etc/subgid';
  * because id-mapped lower layers get disabled (measured). Removing it makes podman re-probe.
  */
 export const OVERLAY_MOUNT_PROGRAM_FLAG = '/var/lib/containers/storage/overlay/.has-mount-program';
-export const HOST_FILES = [CONTAINERS_CONF, STORAGE_CONF, SUBUID, SUBGID, OVERLAY_MOUNT_PROGRAM_FLAG] as const;
+/**
+ * The edge runs one worker per core, each on its own SO_REUSEPORT listener: with tcp_migrate_req=1
+ * the kernel moves connections queued on a closing listener (rolling restart) to another worker's
+ * instead of resetting them (Linux ≥ 5.14).
+ */
+export const TCP_MIGRATE_REQ = '/proc/sys/net/ipv4/tcp_migrate_req';
+export const SYSCTL_CONF = '/etc/sysctl.d/60-triplane.conf';
+export const SYSCTL_CONTENT =
+  '# written by `triplane host prepare`: edge worker restarts drop no queued connection\nnet.ipv4.tcp_migrate_req = 1\n';
+export const HOST_FILES = [
+  CONTAINERS_CONF,
+  STORAGE_CONF,
+  SUBUID,
+  SUBGID,
+  OVERLAY_MOUNT_PROGRAM_FLAG,
+  TCP_MIGRATE_REQ,
+  SYSCTL_CONF,
+] as const;
 
 /** Images (~0.7 GB) + rootfs tarball + a few sites. */
 export const DEFAULT_MIN_FREE_BYTES = 4 * 1024 ** 3;
@@ -45,7 +62,8 @@ export type HostAction =
   | { kind: 'write-file'; path: string; content: string; mode: number }
   | { kind: 'chmod'; path: string; mode: number }
   | { kind: 'remove-file'; path: string }
-  | { kind: 'make-rshared' };
+  | { kind: 'make-rshared' }
+  | { kind: 'sysctl'; path: string; value: string };
 
 export function checkPreconditions(f: HostFacts, minFreeBytes = DEFAULT_MIN_FREE_BYTES): Problem[] {
   const out: Problem[] = [];
@@ -103,5 +121,12 @@ export function planHost(f: HostFacts): { actions: HostAction[]; problems: Probl
   // Rootless slirp4netns (maintenance, tests) needs it; not persistent without udev (pitfall 3).
   if (f.tunMode !== null && (f.tunMode & 0o666) !== 0o666) actions.push({ kind: 'chmod', path: '/dev/net/tun', mode: 0o666 });
   if (!f.rootShared) actions.push({ kind: 'make-rshared' });
+  // an older kernel has no such knob: nothing to do (rolling restarts may then reset a few queued connections)
+  const migrate = f.files[TCP_MIGRATE_REQ];
+  if (migrate !== null && migrate !== undefined) {
+    if (migrate.trim() !== '1') actions.push({ kind: 'sysctl', path: TCP_MIGRATE_REQ, value: '1' });
+    if (f.files[SYSCTL_CONF] !== SYSCTL_CONTENT)
+      actions.push({ kind: 'write-file', path: SYSCTL_CONF, content: SYSCTL_CONTENT, mode: 0o644 });
+  }
   return { actions, problems };
 }

@@ -41,6 +41,8 @@ function describe(a: HostAction): string {
       return 'mount --make-rshared /';
     case 'remove-file':
       return `remove stale ${a.path}`;
+    case 'sysctl':
+      return `sysctl ${a.path.replace('/proc/sys/', '').replaceAll('/', '.')}=${a.value}`;
   }
 }
 
@@ -87,6 +89,9 @@ async function apply(a: HostAction, log: (m: string) => void): Promise<void> {
       return;
     case 'remove-file':
       await rm(a.path, { force: true });
+      return;
+    case 'sysctl':
+      await writeFile(a.path, `${a.value}\n`);
       return;
   }
 }

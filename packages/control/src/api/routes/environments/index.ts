@@ -30,6 +30,7 @@ import { requireSiteRole, requireUser } from '../../auth/authorize.ts';
 import { errorResponses } from '../../errors.ts';
 import { environmentsOfSite, requireConfirm, requireEnvironmentRole } from '../sites/access.ts';
 import { toEnvironment } from '../sites/dto.ts';
+import { registerPurgeRoute } from './purge.ts';
 import { checkPlan, checkServerIds, mergePhp, mergeResources, newEnvironmentRow, resolveReplicas } from './rules.ts';
 
 const TAGS = ['environments'];
@@ -56,6 +57,7 @@ function derivedDatabase(prod: ExternalDatabase | null, envName: string): Extern
 export default async function environmentsRoutes(base: FastifyInstance): Promise<void> {
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
   const { store } = app.ctx;
+  registerPurgeRoute(base);
 
   app.get(
     '/sites/:siteId/environments',

@@ -1,0 +1,238 @@
+import cluster, { type Worker } from 'node:cluster';
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { createServer } from 'node:http';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { PurgeCommand } from '@triplane/cache';
+import { type Logger, silentLogger, TriplaneError } from '@triplane/kernel';
+import { AggregatorRegistry } from 'prom-client';
+import { type EdgeConfig, loadConfig } from './config.ts';
+
+/**
+ * The edge on every core: a primary process that owns the listening sockets and the config, and N
+ * worker processes (node:cluster) that each run the whole edge (`startEdge`) on their own memory cache.
+ *
+ *   primary  validates every config (a bad one is refused before any worker sees it), sends it to the
+ *            workers, fans purges out to all of them, serves the aggregated Prometheus metrics, and
+ *            respawns a worker that dies (backoff when it keeps dying).
+ *   workers  each bind the public ports with SO_REUSEPORT on their own socket; the kernel spreads
+ *            connections across them. (Not node:cluster's round-robin: a connection the primary has
+ *            handed to a worker that then crashes is never answered nor closed — measured: the client
+ *            hangs until its own timeout. With SO_REUSEPORT a dying worker's queue is reset at once.)
+ *
+ * No request is dropped by a config change (each worker swaps atomically in place) nor by a rolling
+ * restart (`restartWorkers`, SIGUSR2 in `triplane edge`): the replacement is listening before the old
+ * worker closes its listener, and with net.ipv4.tcp_migrate_req=1 (set by `triplane host prepare`)
+ * the kernel moves connections still queued on the closing listener to another worker's.
+ *
+ * Trade-off: caches are per worker (Node can't share a heap between processes), so a cold object is
+ * fetched once per worker (coalesced within each) and `cache.maxBytes` applies per worker.
+ */
+export interface EdgeClusterOptions {
+  /** Raw config object or an already loaded EdgeConfig. */
+  config: unknown;
+  workers: number;
+  logger?: Logger;
+  /** Restart backoff base, ms (a worker dying again within a minute waits longer, up to 30 s). */
+  restartDelayMs?: number;
+}
+
+export interface EdgeCluster {
+  readonly address: AddressInfo;
+  readonly httpsAddress: AddressInfo | undefined;
+  readonly metricsAddress: AddressInfo | undefined;
+  /** Validates (throws TRIPLANE_ERR_CONFIG, nothing changes) and sends the config to every worker. */
+  reload(config: unknown): void;
+  /** Runs the purge on every worker's cache; undefined when no such site is configured. */
+  purge(siteName: string, commands: PurgeCommand[]): number | undefined;
+  /** Replaces the workers one by one; resolves when every worker is new. */
+  restartWorkers(): Promise<void>;
+  /** Worker process ids (tests, status). */
+  pids(): number[];
+  close(): Promise<void>;
+}
+
+export type ToWorker =
+  | { t: 'start'; config: EdgeConfig }
+  | { t: 'reload'; config: EdgeConfig }
+  | { t: 'purge'; site: string; commands: PurgeCommand[] }
+  | { t: 'shutdown' };
+
+export type FromWorker =
+  | { t: 'ready'; address: AddressInfo; httpsAddress: AddressInfo | undefined }
+  | { t: 'failed'; message: string }
+  | { t: 'reload-failed'; message: string };
+
+/** A free port for `host` (port 0 in the config: every worker must bind the same one). */
+async function freePort(host: string): Promise<number> {
+  const s = createNetServer();
+  await new Promise<void>((resolve, reject) => {
+    s.once('error', reject);
+    s.listen(0, host, () => resolve());
+  });
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+/** Whether the kernel migrates queued connections off a closing SO_REUSEPORT listener. */
+export function tcpMigrateReq(): boolean | undefined {
+  try {
+    return readFileSync('/proc/sys/net/ipv4/tcp_migrate_req', 'utf8').trim() === '1';
+  } catch {
+    return undefined;
+  }
+}
+
+const WORKER_ENTRY = fileURLToPath(new URL('./worker-main.ts', import.meta.url));
+
+function isLoaded(c: unknown): c is EdgeConfig {
+  return typeof c === 'object' && c !== null && 'listen' in c && 'port' in ((c as EdgeConfig).listen ?? {});
+}
+
+export async function startEdgeCluster(opts: EdgeClusterOptions): Promise<EdgeCluster> {
+  if (!cluster.isPrimary) throw new TriplaneError('TRIPLANE_ERR_INTERNAL', 'startEdgeCluster runs in the primary only');
+  const log = opts.logger ?? silentLogger();
+  let config = isLoaded(opts.config) ? opts.config : loadConfig(opts.config);
+  const ports = {
+    http: config.listen.port || (await freePort(config.listen.host)),
+    https: config.listen.https ? config.listen.https.port || (await freePort(config.listen.https.host)) : undefined,
+  };
+  if (tcpMigrateReq() === false) {
+    log.warn(
+      'net.ipv4.tcp_migrate_req is 0: a rolling worker restart may reset connections queued on the old worker (run `triplane host prepare`)',
+    );
+  }
+  /** What workers get: the primary serves metrics itself. */
+  const forWorkers = (c: EdgeConfig): EdgeConfig => ({
+    ...c,
+    listen: {
+      ...c.listen,
+      port: ports.http,
+      ...(c.listen.https && ports.https ? { https: { ...c.listen.https, port: ports.https } } : {}),
+      metrics: undefined,
+    },
+  });
+  const workers = new Set<Worker>();
+  let closing = false;
+  let address: AddressInfo | undefined;
+  let httpsAddress: AddressInfo | undefined;
+  const recentDeaths: number[] = [];
+
+  cluster.setupPrimary({ exec: WORKER_ENTRY, silent: false });
+
+  const spawn = (): Promise<Worker> =>
+    new Promise((resolve, reject) => {
+      const w = cluster.fork();
+      const onMessage = (m: FromWorker) => {
+        if (m.t === 'ready') {
+          w.off('message', onMessage);
+          w.off('exit', onEarlyExit);
+          address ??= m.address;
+          httpsAddress ??= m.httpsAddress;
+          workers.add(w);
+          w.on('message', (msg: FromWorker) => {
+            if (msg.t === 'reload-failed') log.error({ pid: w.process.pid, reason: msg.message }, 'worker refused a config');
+          });
+          w.once('exit', (code, signal) => onExit(w, code, signal));
+          resolve(w);
+        } else if (m.t === 'failed') {
+          w.off('exit', onEarlyExit);
+          w.kill();
+          reject(new TriplaneError('TRIPLANE_ERR_EDGE_START', `edge worker failed to start: ${m.message}`));
+        }
+      };
+      const onEarlyExit = (code: number | null) =>
+        reject(new TriplaneError('TRIPLANE_ERR_EDGE_START', `edge worker exited during start (code ${code})`));
+      w.on('message', onMessage);
+      w.once('exit', onEarlyExit);
+      w.once('online', () => w.send({ t: 'start', config: forWorkers(config) } satisfies ToWorker));
+    });
+
+  const onExit = (w: Worker, code: number | null, signal: string | null) => {
+    workers.delete(w);
+    if (closing || (w as Worker & { retiring?: boolean }).retiring) return;
+    const now = Date.now();
+    recentDeaths.push(now);
+    while (recentDeaths.length > 0 && now - recentDeaths[0]! > 60_000) recentDeaths.shift();
+    const delay = Math.min(30_000, (opts.restartDelayMs ?? 200) * 2 ** (recentDeaths.length - 1));
+    log.error({ pid: w.process.pid, code, signal, restartInMs: delay }, 'edge worker died; restarting');
+    setTimeout(() => {
+      if (closing) return;
+      spawn().catch((e: unknown) => log.error({ err: (e as Error).message }, 'edge worker restart failed'));
+    }, delay).unref();
+  };
+
+  const retire = (w: Worker): Promise<void> =>
+    new Promise((resolve) => {
+      (w as Worker & { retiring?: boolean }).retiring = true;
+      if (w.isDead()) return resolve();
+      w.once('exit', () => resolve());
+      w.send({ t: 'shutdown' } satisfies ToWorker);
+      setTimeout(() => w.kill('SIGKILL'), 10_000).unref();
+    });
+
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, opts.workers) }, () => spawn()));
+  } catch (e) {
+    closing = true;
+    await Promise.all([...workers].map(retire));
+    throw e;
+  }
+
+  let metricsServer: Server | undefined;
+  if (config.listen.metrics) {
+    const registry = new AggregatorRegistry();
+    metricsServer = createServer(async (req, res) => {
+      if (req.url !== '/metrics') {
+        res.writeHead(404).end();
+        return;
+      }
+      try {
+        const body = await registry.clusterMetrics();
+        res.writeHead(200, { 'content-type': registry.contentType });
+        res.end(body);
+      } catch (e) {
+        res.writeHead(503, { 'content-type': 'text/plain' });
+        res.end(`metrics unavailable: ${(e as Error).message}\n`);
+      }
+    });
+    const m = config.listen.metrics;
+    await new Promise<void>((r) => metricsServer?.listen(m.port, m.host, () => r()));
+  }
+
+  const broadcast = (msg: ToWorker) => {
+    for (const w of workers) if (w.isConnected()) w.send(msg);
+  };
+
+  return {
+    address: address as AddressInfo,
+    httpsAddress,
+    metricsAddress: metricsServer ? (metricsServer.address() as AddressInfo) : undefined,
+    reload(next: unknown) {
+      const loaded = isLoaded(next) ? next : loadConfig(next);
+      config = loaded;
+      broadcast({ t: 'reload', config: forWorkers(loaded) });
+      log.info({ sites: loaded.sites.length, workers: workers.size }, 'edge config sent to workers');
+    },
+    purge(site, commands) {
+      if (!config.sites.some((s) => s.name === site)) return undefined;
+      broadcast({ t: 'purge', site, commands });
+      return 0;
+    },
+    async restartWorkers() {
+      for (const old of [...workers]) {
+        await spawn();
+        await retire(old);
+      }
+    },
+    pids: () => [...workers].map((w) => w.process.pid ?? 0),
+    async close() {
+      closing = true;
+      metricsServer?.closeAllConnections();
+      metricsServer?.close();
+      await Promise.all([...workers].map(retire));
+    },
+  };
+}

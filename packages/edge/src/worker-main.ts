@@ -1,0 +1,53 @@
+/**
+ * An edge worker process (cluster.ts): runs the whole edge on the config the primary sends, reloads
+ * and purges on its messages, and on `shutdown` closes its listeners after in-flight requests.
+ */
+import { createLogger } from '@triplane/kernel';
+import { AggregatorRegistry } from 'prom-client';
+import type { FromWorker, ToWorker } from './cluster.ts';
+import { type EdgeHandle, startEdge } from './server.ts';
+
+const log = createLogger('edge');
+let edge: EdgeHandle | undefined;
+const send = (m: FromWorker) => process.send?.(m);
+
+process.on('message', async (m: ToWorker) => {
+  try {
+    switch (m.t) {
+      case 'start':
+        edge = await startEdge({ config: m.config, logger: log, reusePort: true });
+        // constructing one installs prom-client's worker-side listener for the primary's metric requests
+        new AggregatorRegistry();
+        AggregatorRegistry.setRegistries([edge.metrics.registry]);
+        send({ t: 'ready', address: edge.address, httpsAddress: edge.httpsAddress });
+        return;
+      case 'reload':
+        try {
+          edge?.reload(m.config);
+        } catch (e) {
+          send({ t: 'reload-failed', message: (e as Error).message });
+        }
+        return;
+      case 'purge':
+        edge?.purge(m.site, m.commands);
+        return;
+      case 'shutdown':
+        await edge?.close();
+        process.exit(0);
+    }
+  } catch (e) {
+    if (m.t === 'start') {
+      send({ t: 'failed', message: (e as Error).message });
+      return;
+    }
+    log.error({ err: e }, 'edge worker fault');
+  }
+});
+
+// Ctrl-C reaches the whole process group: the primary coordinates the shutdown, workers wait for it.
+process.on('SIGINT', () => {});
+process.on('SIGTERM', () => {});
+// The primary going away (crash, SIGKILL) must not leave orphaned workers holding connections.
+process.on('disconnect', () => {
+  void (edge?.close() ?? Promise.resolve()).finally(() => process.exit(0));
+});
