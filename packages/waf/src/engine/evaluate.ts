@@ -1,0 +1,302 @@
+/**
+ * Rule evaluation with ModSecurity 2 semantics:
+ * - a rule runs its operator on every target value (after its transformations; with
+ *   multiMatch after each transformation that changed the value);
+ * - every match runs the rule's non-disruptive actions (setvar, ctl, …) — also in a chain
+ *   link, even if the chain later fails (documented ModSecurity 2 behaviour);
+ * - in the last rule of a chain (or a rule without chain) every match is logged with the
+ *   chain starter's msg/logdata and triggers the starter's disruptive action (enforced only
+ *   when SecRuleEngine is On);
+ * - a matched chain then applies skip/skipAfter.
+ */
+
+import type { OperatorTx } from '../operators/registry.ts';
+import { atoi } from '../operators/types.ts';
+import { compilePcre } from '../regex/compile.ts';
+import { idMatcher } from './compile.ts';
+import { formatLogLine } from './log.ts';
+import { expandMacros } from './macros.ts';
+import type { NdAction, Rule } from './model.ts';
+import type { RulePrefilter } from './prefilter-groups.ts';
+import { collectTargets, collectUnfiltered, type Target } from './targets.ts';
+import type { Transaction } from './transaction.ts';
+
+export function evaluatePhase(tx: Transaction, phase: number): void {
+  const rules = tx.rules.phases[phase]!;
+  tx.halted = false;
+  let skipTo: string | undefined;
+  let skipN = 0;
+  for (const r of rules) {
+    if (r.marker !== undefined) {
+      if (skipTo === r.marker) skipTo = undefined;
+      continue;
+    }
+    if (skipTo !== undefined) continue;
+    if (skipN > 0) {
+      skipN--;
+      continue;
+    }
+    if (tx.isRemoved(r)) continue;
+    const matched = evalChain(tx, r);
+    if (tx.halted) return;
+    if (tx.allowed === 'all' || (tx.allowed === 'request' && phase <= 2)) return;
+    if (matched) {
+      if (r.skipAfter !== undefined) skipTo = r.skipAfter;
+      else if (r.skip > 0) skipN = r.skip;
+      if (r.disruptive === 'allow' && r.allowScope === 'phase' && tx.ruleEngine === 'On') return;
+    }
+  }
+}
+
+function evalChain(tx: Transaction, starter: Rule): boolean {
+  if (tx.matchedVars.length > 0) tx.matchedVars = [];
+  let r: Rule | undefined = starter;
+  while (r) {
+    if (!evalRule(tx, r, starter)) return false;
+    if (tx.halted) return true;
+    r = r.chain;
+  }
+  return true;
+}
+
+class OpTx implements OperatorTx {
+  capturing = false;
+  readonly tx: Transaction;
+  constructor(tx: Transaction) {
+    this.tx = tx;
+  }
+  expand(text: string): string {
+    return expandMacros(this.tx, text);
+  }
+  setCaptures(groups: ReadonlyArray<string | undefined>): void {
+    for (let i = 0; i < 10; i++) {
+      const g = groups[i];
+      if (g === undefined) this.tx.collectionDelete('tx', String(i));
+      else this.tx.collectionSet('tx', String(i), g);
+    }
+  }
+  flagInternal(name: string): void {
+    this.tx.collectionSet('tx', name, '1');
+  }
+}
+
+const opTxs = new WeakMap<Transaction, OpTx>();
+
+function evalRule(tx: Transaction, rule: Rule, starter: Rule): boolean {
+  tx.currentRule = starter;
+  if (rule.unconditional) {
+    onMatch(tx, rule, starter, { coll: '', key: undefined, name: '', value: '' }, '');
+    return true;
+  }
+  let otx = opTxs.get(tx);
+  if (!otx) {
+    otx = new OpTx(tx);
+    opTxs.set(tx, otx);
+  }
+  if (rule.prefilter && !prefilterHit(tx, rule.prefilter)) return false;
+  otx.capturing = rule.capture;
+  const targets = collectTargets(tx, rule);
+  let any = false;
+  for (const t of targets) {
+    if (rule.multiMatch) {
+      let v = t.value;
+      if (rule.op(v, otx) !== rule.negated) {
+        any = true;
+        onMatch(tx, rule, starter, t, v);
+        if (tx.halted) return true;
+      }
+      for (const tr of rule.transforms) {
+        const nv = tr.apply(v);
+        if (nv === v) continue;
+        v = nv;
+        if (rule.op(v, otx) !== rule.negated) {
+          any = true;
+          onMatch(tx, rule, starter, t, v);
+          if (tx.halted) return true;
+        }
+      }
+      continue;
+    }
+    const v = transformed(t, rule);
+    if (rule.op(v, otx) !== rule.negated) {
+      any = true;
+      onMatch(tx, rule, starter, t, v);
+      if (tx.halted) return true;
+    }
+  }
+  return any;
+}
+
+function prefilterHit(tx: Transaction, p: RulePrefilter): boolean {
+  let found = tx.prefilterCache.get(p.group);
+  if (!found) {
+    found = new Uint8Array(p.group.size);
+    const ex = p.group.example;
+    for (const t of collectUnfiltered(tx, ex)) p.group.scanner.scan(transformed(t, ex).toLowerCase(), found);
+    tx.prefilterCache.set(p.group, found);
+  }
+  for (const i of p.lits) if (found[i] === 1) return true;
+  return false;
+}
+
+function transformed(t: Target, rule: Rule): string {
+  if (rule.transforms.length === 0) return t.value;
+  let v = t.tf?.get(rule.tkey);
+  if (v !== undefined) return v;
+  v = t.value;
+  for (const tr of rule.transforms) v = tr.apply(v);
+  if (!t.tf) t.tf = new Map();
+  t.tf.set(rule.tkey, v);
+  return v;
+}
+
+function onMatch(tx: Transaction, rule: Rule, starter: Rule, t: Target, value: string): void {
+  if (!rule.unconditional) {
+    const mv = { name: t.name, value };
+    tx.matchedVar = mv;
+    tx.matchedVars.push(mv);
+  }
+  for (const a of rule.actions) runAction(tx, a);
+  if (rule.chained) return;
+  // end of chain (or a single rule): log and disrupt with the starter's metadata
+  if (starter.severity !== undefined && starter.severity < tx.highestSeverity) tx.highestSeverity = starter.severity;
+  const d = starter.disruptive ?? 'pass';
+  // the logging phase (5) never disrupts; a transaction is interrupted at most once
+  const enforce =
+    tx.ruleEngine === 'On' && (d === 'deny' || d === 'drop' || d === 'redirect') && starter.phase !== 5 && !tx.intervention;
+  if (enforce) {
+    tx.halted = true;
+    tx.intervention = {
+      status: d === 'redirect' ? (starter.status ?? 302) : (starter.status ?? 403),
+      ruleId: starter.id,
+      action: d,
+      ...(d === 'redirect' && starter.redirectUrl !== undefined ? { url: expandMacros(tx, starter.redirectUrl) } : {}),
+    };
+  } else if (d === 'allow' && tx.ruleEngine === 'On') {
+    if (starter.allowScope === 'all') tx.allowed = 'all';
+    else if (starter.allowScope === 'request') tx.allowed = 'request';
+  }
+  if (!starter.log && !enforce) return;
+  const event = {
+    ruleId: starter.id,
+    phase: starter.phase,
+    file: starter.file,
+    line: starter.line,
+    msg: starter.msg !== undefined ? expandMacros(tx, starter.msg) : '',
+    data: starter.logdata !== undefined ? expandMacros(tx, starter.logdata) : '',
+    severity: starter.severity,
+    tags: starter.tags,
+    ver: starter.ver,
+    match: rule.unconditional
+      ? 'Unconditional match in SecAction.'
+      : `Matched "Operator \`${opLabel(rule.opName)}' with parameter \`${clip(rule.opParam)}' against variable \`${t.name}' (Value: \`${clip(value)}' )"`,
+    disruptive: d,
+    enforced: enforce,
+    log: starter.log,
+  };
+  tx.events.push(event);
+  if (tx.onLog && starter.log) tx.onLog(formatLogLine(tx, event), event);
+}
+
+function opLabel(name: string): string {
+  return name.charAt(0).toUpperCase() + name.slice(1);
+}
+
+function clip(s: string): string {
+  const c = s.length > 200 ? s.slice(0, 200) + '...' : s;
+  return c.replace(/[^\x20-\x7e]/g, (ch) => '\\x' + ch.charCodeAt(0).toString(16).padStart(2, '0'));
+}
+
+function runAction(tx: Transaction, a: NdAction): void {
+  switch (a.kind) {
+    case 'setvar': {
+      const name = expandMacros(tx, a.name);
+      if (a.op === 'delete') {
+        tx.collectionDelete(a.collection, name);
+        return;
+      }
+      const value = expandMacros(tx, a.value);
+      if (a.op === 'set') {
+        tx.collectionSet(a.collection, name, value);
+        return;
+      }
+      const cur = atoi(tx.collectionGet(a.collection, name.toLowerCase())?.value ?? '0');
+      const delta = atoi(value);
+      tx.collectionSet(a.collection, name, String(a.op === 'add' ? cur + delta : cur - delta));
+      return;
+    }
+    case 'expirevar':
+      tx.collectionExpire(a.collection, expandMacros(tx, a.name), atoi(expandMacros(tx, a.seconds)));
+      return;
+    case 'initcol':
+      tx.initCollection(a.collection, expandMacros(tx, a.key));
+      return;
+    case 'setenv':
+      tx.env.set(expandMacros(tx, a.name), expandMacros(tx, a.value));
+      return;
+    case 'ctl':
+      try {
+        runCtl(tx, a);
+      } catch {
+        // a ctl value built from request data that does not parse: flag it, never throw
+        tx.collectionSet('tx', 'MSC_CTL_ERROR', '1');
+      }
+      return;
+  }
+}
+
+function runCtl(tx: Transaction, a: Extract<NdAction, { kind: 'ctl' }>): void {
+  const value = expandMacros(tx, a.value);
+  const pos = { file: tx.currentRule?.file ?? '<ctl>', line: tx.currentRule?.line ?? 0 };
+  switch (a.name) {
+    case 'ruleremovebyid':
+      tx.removedIds.push(idMatcher(value, pos));
+      return;
+    case 'ruleremovebytag':
+      tx.removedTags.push(compilePcre(value).re);
+      return;
+    case 'ruleremovetargetbyid': {
+      tx.ruleTargetCache.clear();
+      const ids = idMatcher(value.slice(0, value.indexOf(';')), pos);
+      for (const target of a.targets) tx.removedTargets.push({ test: (r) => ids(r.id), target });
+      return;
+    }
+    case 'ruleremovetargetbytag': {
+      tx.ruleTargetCache.clear();
+      const re = compilePcre(value.slice(0, value.indexOf(';'))).re;
+      for (const target of a.targets) tx.removedTargets.push({ test: (r) => r.tags.some((t) => re.test(t)), target });
+      return;
+    }
+    case 'ruleremovetargetbymsg': {
+      tx.ruleTargetCache.clear();
+      const re = compilePcre(value.slice(0, value.indexOf(';'))).re;
+      for (const target of a.targets) tx.removedTargets.push({ test: (r) => r.msg !== undefined && re.test(r.msg), target });
+      return;
+    }
+    case 'ruleremovebymsg': {
+      const re = compilePcre(value).re;
+      tx.removedIds.push((id) => {
+        const r = tx.rules.byId.get(id);
+        return r?.msg !== undefined && re.test(r.msg);
+      });
+      return;
+    }
+    case 'ruleengine': {
+      const v = value.toLowerCase();
+      tx.ruleEngine = v === 'on' ? 'On' : v === 'off' ? 'Off' : 'DetectionOnly';
+      return;
+    }
+    case 'requestbodyaccess':
+      tx.requestBodyAccess = value.toLowerCase() === 'on';
+      return;
+    case 'requestbodyprocessor':
+      tx.requestBodyProcessorOverride = value.toUpperCase();
+      return;
+    case 'forcerequestbodyvariable':
+      tx.forceRequestBodyVariable = value.toLowerCase() === 'on';
+      return;
+    default:
+      // auditEngine, auditLogParts, requestBodyLimit, debugLogLevel…: audit/limits only
+      return;
+  }
+}

@@ -1,0 +1,114 @@
+/** Compiled rule set: immutable data built once per configuration (see compile.ts). */
+import type { VarSpec } from '../config/parse-variables.ts';
+import type { OperatorFn } from '../operators/registry.ts';
+import type { CompiledPcre } from '../regex/compile.ts';
+import type { Transformation } from '../transformations/registry.ts';
+import type { Variable } from '../variables/registry.ts';
+import type { RulePrefilter } from './prefilter-groups.ts';
+
+export type EngineMode = 'On' | 'Off' | 'DetectionOnly';
+export type Disruptive = 'pass' | 'block' | 'deny' | 'drop' | 'allow' | 'redirect';
+
+export interface TargetSpec extends VarSpec {
+  /** compiled selector (case-insensitive), when keyRegex is set */
+  re: CompiledPcre | undefined;
+  /** key lower-cased, when key is set */
+  lkey: string | undefined;
+  /** identity of the selection, for the per-transaction target cache */
+  cacheKey: string;
+  /** the variable, resolved at compile time */
+  variable: Variable;
+}
+
+export type SetVarOp = 'set' | 'add' | 'sub' | 'delete';
+
+export type NdAction =
+  | { kind: 'setvar'; collection: string; name: string; op: SetVarOp; value: string }
+  | { kind: 'expirevar'; collection: string; name: string; seconds: string }
+  | { kind: 'initcol'; collection: string; key: string }
+  | { kind: 'ctl'; name: string; value: string; targets: TargetSpec[] }
+  | { kind: 'setenv'; name: string; value: string };
+
+export interface Rule {
+  /** 0 for chain links and markers without id */
+  id: number;
+  phase: number;
+  file: string;
+  line: number;
+  /** SecMarker name: a marker evaluates nothing, it is a skipAfter target */
+  marker: string | undefined;
+  /** SecAction: no targets, always matches */
+  unconditional: boolean;
+  targets: TargetSpec[];
+  opName: string;
+  opParam: string;
+  negated: boolean;
+  op: OperatorFn;
+  transforms: Transformation[];
+  /** literals one of which a match requires (Operator.literals), if known */
+  literals: string[] | undefined;
+  /** rule-level prefilter (prefilter-groups.ts) */
+  prefilter: RulePrefilter | undefined;
+  /** no target is volatile (TX, MATCHED_VAR…): targets can be cached for the phase */
+  cacheTargets: boolean;
+  /** identity of the transformation chain, for the per-target result cache */
+  tkey: string;
+  disruptive: Disruptive | undefined;
+  status: number | undefined;
+  redirectUrl: string | undefined;
+  log: boolean;
+  auditlog: boolean;
+  msg: string | undefined;
+  logdata: string | undefined;
+  tags: string[];
+  severity: number | undefined;
+  ver: string | undefined;
+  rev: string | undefined;
+  maturity: string | undefined;
+  accuracy: string | undefined;
+  capture: boolean;
+  multiMatch: boolean;
+  actions: NdAction[];
+  skipAfter: string | undefined;
+  skip: number;
+  allowScope: 'all' | 'phase' | 'request' | undefined;
+  /** next link of the chain, if any */
+  chain: Rule | undefined;
+  /** this rule says `chain`: the next SecRule is its link */
+  chained: boolean;
+  /** this rule is a link (not the chain starter) */
+  isLink: boolean;
+}
+
+export interface EngineSettings {
+  ruleEngine: EngineMode;
+  requestBodyAccess: boolean;
+  responseBodyAccess: boolean;
+  requestBodyLimit: number;
+  requestBodyNoFilesLimit: number;
+  requestBodyLimitAction: 'Reject' | 'ProcessPartial';
+  responseBodyLimit: number;
+  responseBodyLimitAction: 'Reject' | 'ProcessPartial';
+  responseBodyMimeTypes: string[];
+  argumentsLimit: number;
+  jsonDepthLimit: number;
+  argumentSeparator: string;
+  collectionTimeout: number;
+  componentSignatures: string[];
+  /** ModSecurity 2's default is 1500; kept for reference (V8 guards backtracking instead) */
+  pcreMatchLimit: number;
+  auditEngine: string;
+  auditLogParts: string;
+}
+
+export interface RuleSet {
+  settings: EngineSettings;
+  /** phases[1..5]: chain starters and markers, in configuration order */
+  phases: Rule[][];
+  /** every chain starter by id */
+  byId: Map<number, Rule>;
+  /** number of SecRule/SecAction directives (chain links included) */
+  ruleCount: number;
+}
+
+export const SEVERITIES = ['EMERGENCY', 'ALERT', 'CRITICAL', 'ERROR', 'WARNING', 'NOTICE', 'INFO', 'DEBUG'];

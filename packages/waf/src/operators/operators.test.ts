@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { type OperatorTx, operators } from './registry.ts';
+
+function tx(vars: Record<string, string> = {}, capturing = false) {
+  const caps: Array<string | undefined> = [];
+  const t: OperatorTx & { caps: typeof caps } = {
+    capturing,
+    caps,
+    expand: (s) => s.replace(/%\{([^}]+)\}/g, (_m, k: string) => vars[k.toLowerCase()] ?? ''),
+    setCaptures: (g) => caps.splice(0, caps.length, ...g),
+    flagInternal: () => {},
+  };
+  return t;
+}
+const op = (name: string, param: string) => operators.get(name.toLowerCase())!.compile(param, { dir: '/', readFile: () => '' });
+
+test('@rx with capture maps TX.0–TX.9 by PCRE group number', () => {
+  const t = tx({}, true);
+  assert.ok(op('rx', '(?>x)(a+)(b)')('xaab', t));
+  assert.deepEqual(t.caps.slice(0, 3), ['xaab', 'aa', 'b']);
+});
+
+test('@pm is case-insensitive and reports the phrase found', () => {
+  const t = tx({}, true);
+  assert.ok(op('pm', 'foo BarBaz')('xxBARBAZyy', t));
+  assert.equal(t.caps[0], 'BarBaz');
+  assert.ok(!op('pm', 'foo bar')('fo ba', tx()));
+  // overlapping phrases: failure links must find "abd" inside "abcabd"
+  assert.ok(op('pm', 'abce abd')('abcabd', tx()));
+});
+
+test('numeric and string operators expand macros in the parameter', () => {
+  const t = tx({ 'tx.limit': '5' });
+  assert.ok(op('ge', '%{tx.limit}')('5', t));
+  assert.ok(!op('gt', '%{tx.limit}')('5', t));
+  assert.ok(op('lt', '10')('abc', t)); // atoi("abc") = 0
+  assert.ok(op('within', '|GET| |POST|')('GET', t));
+  assert.ok(!op('within', '|GET|')('PUT', t));
+  assert.ok(op('streq', 'a')('a', t));
+  assert.ok(op('beginsWith', 'ab')('abc', t));
+  assert.ok(op('endsWith', 'bc')('abc', t));
+  assert.ok(op('contains', 'b')('abc', t));
+});
+
+test('validation operators', () => {
+  assert.ok(op('validateByteRange', '32-126')('a\x01', tx()));
+  assert.ok(!op('validateByteRange', '9,10,13,32-126')('a\tb', tx()));
+  assert.ok(op('validateUrlEncoding', '')('a%zz', tx()));
+  assert.ok(op('validateUrlEncoding', '')('a%4', tx()));
+  assert.ok(!op('validateUrlEncoding', '')('a%41', tx()));
+  assert.ok(!op('validateUtf8Encoding', '')('\xc3\xa9', tx()));
+  assert.ok(op('validateUtf8Encoding', '')('\xc0\xaf', tx())); // overlong
+  assert.ok(op('validateUtf8Encoding', '')('\xe9x', tx()));
+});
+
+test('@ipMatch handles addresses and CIDR, v4 and v6', () => {
+  const f = op('ipMatch', '127.0.0.1,10.0.0.0/8,::1');
+  assert.ok(f('10.2.3.4', tx()));
+  assert.ok(f('::1', tx()));
+  assert.ok(!f('192.168.1.1', tx()));
+  assert.ok(!f('not-an-ip', tx()));
+});
