@@ -8,6 +8,8 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { connect as h2connect } from 'node:http2';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +22,9 @@ podmanTestsOneAtATime();
 const BIN = fileURLToPath(new URL('../apps/triplane/bin/triplane', import.meta.url));
 const SITE = 'wp1';
 const POD = `${SITE}-production`;
+const SITE2 = 'wp2';
+const POD2 = `${SITE2}-production`;
+const DOMAIN2 = 'wp2.example.test';
 const log = (m: string) => process.stderr.write(`# ${m}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -106,13 +111,20 @@ describe('e2e: WordPress through the platform', { timeout: 600_000 }, () => {
   let api = '';
   let token = '';
   let siteCreated = false;
+  let site2Created = false;
+  let edge: ChildProcess | undefined;
+  const edgePorts = { http: 0, https: 0, metrics: 0 };
+  let startControl = (): ChildProcess => {
+    throw new Error('not started');
+  };
 
   const cli = (args: string[], timeoutMs = 120_000) => run(BIN, args, { env, timeoutMs });
   const agentLog = () => join(dir, 'agent.log');
 
   function startAgent(joinToken: string | undefined): ChildProcess {
     const out = openSync(agentLog(), 'a', 0o600);
-    const args = ['agent', '--api', api, '--state-dir', join(dir, 'agent'), '--interval-ms', '1000'];
+    // one host: the edge reaches the web ports on the loopback address
+    const args = ['agent', '--api', api, '--state-dir', join(dir, 'agent'), '--interval-ms', '1000', '--address', '127.0.0.1'];
     if (joinToken) args.push('--join-token', joinToken);
     const c = spawn(BIN, args, { env, stdio: ['ignore', out, out] });
     closeSync(out);
@@ -137,6 +149,7 @@ describe('e2e: WordPress through the platform', { timeout: 600_000 }, () => {
     log(`images ready in ${Date.now() - t0} ms`);
     // Leftovers of a crashed run.
     await run('podman', ['pod', 'rm', '-f', POD]);
+    await run('podman', ['pod', 'rm', '-f', POD2]);
     dir = mkdtempSync(join(tmpdir(), 'triplane-e2e-'));
     const home = join(dir, 'home');
     const base: NodeJS.ProcessEnv = {};
@@ -148,37 +161,79 @@ describe('e2e: WordPress through the platform', { timeout: 600_000 }, () => {
     assert.ok(token, init.stdout + init.stderr);
     const port = await freePort();
     api = `http://127.0.0.1:${port}`;
-    const out = openSync(join(dir, 'control.log'), 'a', 0o600);
-    control = spawn(BIN, ['control', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--workers', '1'], {
-      env,
-      stdio: ['ignore', out, out],
-    });
-    closeSync(out);
+    const controlEnv = env;
+    startControl = () => {
+      const out = openSync(join(dir, 'control.log'), 'a', 0o600);
+      const c = spawn(BIN, ['control', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--workers', '1'], {
+        env: controlEnv,
+        stdio: ['ignore', out, out],
+      });
+      closeSync(out);
+      return c;
+    };
+    control = startControl();
     await waitUntil('control ready', 60_000, async () => ((await fetch(`${api}/readyz`)).ok ? true : undefined));
     env = { ...env, TRIPLANE_API: api, TRIPLANE_TOKEN: token };
     const srv = await cli(['server', 'create', 'app1', '--role', 'app', '--json']);
     assert.equal(srv.code, 0, srv.stderr);
     const joinToken = (JSON.parse(srv.stdout) as { joinToken: string }).joinToken;
     agent = startAgent(joinToken);
+    // The edge plane, joined to this control plane: HTTP (redirects), HTTPS (h2 + http/1.1), metrics.
+    const edgeSrv = await cli(['server', 'create', 'edge1', '--role', 'edge', '--json']);
+    assert.equal(edgeSrv.code, 0, edgeSrv.stderr);
+    edgePorts.http = await freePort();
+    edgePorts.https = await freePort();
+    edgePorts.metrics = await freePort();
+    const edgeOut = openSync(join(dir, 'edge.log'), 'a', 0o600);
+    edge = spawn(
+      BIN,
+      [
+        'edge',
+        '--api',
+        api,
+        '--state-dir',
+        join(dir, 'edge'),
+        '--listen',
+        `127.0.0.1:${edgePorts.http}`,
+        '--listen-https',
+        `127.0.0.1:${edgePorts.https}`,
+        '--listen-metrics',
+        `127.0.0.1:${edgePorts.metrics}`,
+        '--workers',
+        '2',
+      ],
+      {
+        env: { ...env, TRIPLANE_JOIN_TOKEN: (JSON.parse(edgeSrv.stdout) as { joinToken: string }).joinToken },
+        stdio: ['ignore', edgeOut, edgeOut],
+      },
+    );
+    closeSync(edgeOut);
   });
 
   after(async () => {
     if (skip) return;
     try {
       if (siteCreated) await cli(['site', 'delete', SITE, '--confirm', SITE], 60_000);
+      if (site2Created) await cli(['site', 'delete', SITE2, '--confirm', SITE2], 60_000);
     } catch {
       // removed below
     }
+    await stopProcess(edge);
     await stopProcess(agent);
     await stopProcess(control);
-    const leftovers = await run('podman', ['pod', 'exists', POD]);
-    if (leftovers.code === 0) {
-      await run('podman', ['pod', 'rm', '-f', '-t', '0', POD]);
-      await run('podman', ['volume', 'rm', '-f', `${POD}-wp-content`, `${POD}-db-data`]);
+    for (const pod of [POD, POD2]) {
+      const leftovers = await run('podman', ['pod', 'exists', pod]);
+      if (leftovers.code === 0) {
+        await run('podman', ['pod', 'rm', '-f', '-t', '0', pod]);
+        await run('podman', ['volume', 'rm', '-f', `${pod}-wp-content`, `${pod}-db-data`]);
+      }
     }
     const secrets = await run('podman', ['secret', 'ls', '--format', '{{.Name}}']);
-    for (const s of secrets.stdout.split('\n')) if (s.startsWith(POD)) await run('podman', ['secret', 'rm', s]);
+    for (const s of secrets.stdout.split('\n'))
+      if (s.startsWith(POD) || s.startsWith(POD2)) await run('podman', ['secret', 'rm', s]);
     if (process.exitCode && existsSync(agentLog())) log(`agent log:\n${readFileSync(agentLog(), 'utf8').slice(-4000)}`);
+    if (process.exitCode && existsSync(join(dir, 'edge.log')))
+      log(`edge log:\n${readFileSync(join(dir, 'edge.log'), 'utf8').slice(-4000)}`);
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -332,5 +387,143 @@ describe('e2e: WordPress through the platform', { timeout: 600_000 }, () => {
     assert.deepEqual(mine(pods.stdout), []);
     assert.deepEqual(mine(vols.stdout), []);
     assert.deepEqual(mine(secrets.stdout), []);
+  });
+  /** One request to the edge's HTTPS listener over HTTP/2, SNI + :authority = the site's domain, verified against the platform CA. */
+  async function h2(
+    path: string,
+    o: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  ): Promise<{
+    status: number;
+    headers: Record<string, string | string[] | undefined>;
+    body: string;
+    alpn: string | false | undefined;
+  }> {
+    const ca = readFileSync(join(dir, 'edge', 'tls', 'ca.crt'));
+    const session = h2connect(`https://127.0.0.1:${edgePorts.https}`, { ca, servername: DOMAIN2 });
+    try {
+      return await new Promise((resolve, reject) => {
+        session.once('error', reject);
+        const req = session.request({ ':method': o.method ?? 'GET', ':path': path, ':authority': DOMAIN2, ...o.headers });
+        req.setTimeout(15_000, () => req.close());
+        let status = 0;
+        let headers: Record<string, string | string[] | undefined> = {};
+        const chunks: Buffer[] = [];
+        req.on('response', (h) => {
+          status = Number(h[':status']);
+          headers = h as Record<string, string | string[] | undefined>;
+        });
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => resolve({ status, headers, body: Buffer.concat(chunks).toString(), alpn: session.alpnProtocol }));
+        req.on('error', reject);
+        req.end(o.body);
+      });
+    } finally {
+      session.close();
+    }
+  }
+
+  async function edgeHits(): Promise<number> {
+    const text = await (await fetch(`http://127.0.0.1:${edgePorts.metrics}/metrics`)).text();
+    let n = 0;
+    for (const m of text.matchAll(/^triplane_edge_requests_total\{([^}]*)\} (\d+)/gm))
+      if (/cache="HIT"/.test(m[1] ?? '')) n += Number(m[2]);
+    return n;
+  }
+
+  test('through the edge: its domain over HTTPS and HTTP/2, cached for visitors, never for a logged-in user; the control plane going down interrupts nothing', async (t) => {
+    if (skip) {
+      t.skip(skip);
+      return;
+    }
+    const created = await cli(['site', 'create', SITE2, '--kind', 'wordpress', '--domain', DOMAIN2, '--json']);
+    assert.equal(created.code, 0, created.stdout + created.stderr);
+    site2Created = true;
+    const c = JSON.parse(created.stdout) as { wordpress: { adminPassword: string } };
+
+    // The edge learns the route from its snapshot; WordPress installs itself as https://DOMAIN2.
+    const home = await waitUntil('home page through the edge over h2', 180_000, async () => {
+      const r = await h2('/');
+      return r.status === 200 && GENERATOR.test(r.body) ? r : undefined;
+    });
+    assert.equal(home.alpn, 'h2');
+    assert.match(
+      home.body,
+      new RegExp(`https://${DOMAIN2.replaceAll('.', '\\.')}/`),
+      'WordPress links are https behind the edge',
+    );
+
+    // Plain HTTP answers a redirect to HTTPS on the same host.
+    const plain = await new Promise<{ status: number; location: string | undefined }>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port: edgePorts.http, path: '/', headers: { host: DOMAIN2 } }, (res) => {
+        res.resume();
+        resolve({ status: res.statusCode ?? 0, location: res.headers.location });
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(plain.status, 301);
+    assert.equal(plain.location, `https://${DOMAIN2}:${edgePorts.https}/`);
+
+    // Visitors: the second request is a cache hit.
+    await h2('/');
+    const hitsBefore = await edgeHits();
+    const again = await h2('/');
+    assert.equal(again.status, 200);
+    assert.ok(GENERATOR.test(again.body));
+    assert.ok((await edgeHits()) > hitsBefore, 'a repeated anonymous request is served from the cache');
+
+    // Log in through the edge (HTTP/2 POST): WordPress sets secure cookies, HTTPS=on reached PHP.
+    const form = new URLSearchParams({
+      log: 'admin',
+      pwd: c.wordpress.adminPassword,
+      'wp-submit': 'Log In',
+      redirect_to: `https://${DOMAIN2}/wp-admin/`,
+      testcookie: '1',
+    });
+    const login = await h2('/wp-login.php', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: 'wordpress_test_cookie=WP%20Cookie%20check' },
+      body: form.toString(),
+    });
+    assert.equal(login.status, 302, login.body.slice(0, 500));
+    const setCookies = ([] as string[]).concat(login.headers['set-cookie'] ?? []);
+    assert.ok(
+      setCookies.some((x) => /^wordpress_logged_in_/.test(x) && /;\s*secure/i.test(x)),
+      setCookies.join(' | '),
+    );
+    const cookie = setCookies.map((x) => x.split(';')[0]).join('; ');
+
+    // Logged in: the personal page (admin bar), never a cached one; visitors still get the anonymous page.
+    for (let i = 0; i < 3; i++) {
+      const hits = await edgeHits();
+      const me = await h2('/', { headers: { cookie } });
+      assert.equal(me.status, 200);
+      assert.match(me.body, /id="wpadminbar"/, 'the logged-in user sees their admin bar');
+      assert.equal(await edgeHits(), hits, 'a logged-in request is never a cache hit');
+    }
+    const anon = await h2('/');
+    assert.doesNotMatch(anon.body, /wpadminbar/, 'the logged-in page was never stored');
+
+    // The control plane goes down: the edge keeps serving cached pages, misses and logged-in users.
+    await stopProcess(control);
+    const failures: string[] = [];
+    for (const [path, headers] of [
+      ['/', {}],
+      ['/?p=1', {}],
+      ['/wp-login.php', {}],
+      ['/', { cookie }],
+    ] as const) {
+      for (let i = 0; i < 3; i++) {
+        const r = await h2(path, { headers }).catch((e: Error) => ({ status: 0, body: e.message }));
+        if (r.status !== 200) failures.push(`${path} → ${r.status}`);
+      }
+    }
+    control = startControl();
+    await waitUntil('control ready again', 60_000, async () => ((await fetch(`${api}/readyz`)).ok ? true : undefined));
+    assert.deepEqual(failures, [], 'requests through the edge while the control plane was down');
+
+    const del = await cli(['site', 'delete', SITE2, '--confirm', SITE2], 120_000);
+    assert.equal(del.code, 0, del.stdout + del.stderr);
+    site2Created = false;
   });
 });

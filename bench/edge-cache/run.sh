@@ -43,4 +43,5 @@ echo "started: triplane edge pid=$EDGE_PID on 127.0.0.1:19084"
   for f in page.html image.jpg; do curl -s -o /dev/null "http://127.0.0.1:19084/$f"; done ) &
 
 TARGETS="${TARGETS:-origin:19081 varnish:19082 proxycache:19083 triplane:19084}" bash "$ANCHOR"
-ps -o rss= -p "$EDGE_PID" | awk '{printf "triplane edge RSS after the run: %.0f MiB\n", $1/1024}'
+# primary + its worker processes (one per core)
+ps -o rss= --pid "$EDGE_PID" --ppid "$EDGE_PID" | awk '{s+=$1; n++} END {printf "triplane edge RSS after the run: %.0f MiB (%d processes: primary + workers)\n", s/1024, n}'

@@ -8,8 +8,11 @@
  *
  * --cold removes the triplane images and the cached rootfs tarball first (full rebuild).
  */
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { run } from '../../packages/runtime/src/exec.ts';
 import { prepareHost } from '../../packages/runtime/src/host/prepare.ts';
@@ -109,6 +112,58 @@ async function environmentDisk(podName: string, volumes: string[]): Promise<Reco
   return res;
 }
 
+/** RSS of a process and its children (the edge's primary + workers), MiB. */
+/** WordPress is installed under this Host (no port), so the edge (which forwards the client's Host) and direct requests look alike. */
+const BENCH_HOST = 'bench.example.test';
+const H = { host: BENCH_HOST };
+
+async function treeRssMiB(pid: number): Promise<number> {
+  const r = await run('ps', ['-o', 'rss=', '--pid', String(pid), '--ppid', String(pid)], { allowFailure: true });
+  return Math.round(r.stdout.split('\n').reduce((a, l) => a + (Number(l.trim()) || 0), 0) / 1024);
+}
+
+/**
+ * The miss path: the same wrk run through `triplane edge` (cache off: every request goes to the pod)
+ * next to the direct run, and the edge's RSS under that load.
+ */
+async function throughEdge(base: string, seconds: number, directRps: number): Promise<Record<string, unknown>> {
+  const dir = await mkdtemp(join(tmpdir(), 'edge-miss-'));
+  const port = await freePort();
+  const cfg = join(dir, 'edge.yaml');
+  await writeFile(
+    cfg,
+    `listen: { http: "127.0.0.1:${port}" }\nsites:\n  - name: wp\n    hosts: ["*"]\n    upstreams: ["${base}"]\n    cache: { profile: "off" }\n`,
+  );
+  const bin = new URL('../../apps/triplane/bin/triplane', import.meta.url).pathname;
+  const edge = spawn(bin, ['edge', '--config', cfg], { env: { ...process.env, TRIPLANE_LOG_LEVEL: 'warn' }, stdio: 'ignore' });
+  try {
+    await waitFor(`http://127.0.0.1:${port}/`, (r) => r.status === 200, 30_000, H);
+    let rssPeak = 0;
+    const sampler = setInterval(() => {
+      void treeRssMiB(edge.pid ?? 0).then((m) => {
+        rssPeak = Math.max(rssPeak, m);
+      });
+    }, 1000);
+    const cmd = ['-t2', '-c16', `-d${seconds}s`, '--latency', '-H', `Host: ${BENCH_HOST}`, `http://127.0.0.1:${port}/`];
+    const r = await run('wrk', cmd, { timeoutMs: (seconds + 30) * 1000 });
+    clearInterval(sampler);
+    const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1]);
+    return {
+      cmd: `wrk ${cmd.join(' ')}  (edge --config, cache off, workers = cores)`,
+      rps,
+      p50: /50%\s+(\S+)/.exec(r.stdout)?.[1],
+      p99: /99%\s+(\S+)/.exec(r.stdout)?.[1],
+      non2xx: Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(r.stdout)?.[1] ?? '0'),
+      ratioToDirect: Math.round((rps / directRps) * 100) / 100,
+      edgeRssPeakMiB: rssPeak,
+    };
+  } finally {
+    edge.kill('SIGTERM');
+    await sleep(1000);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   let t = Date.now();
   await prepareHost({ onProgress: (m) => log(`host: ${m}`) });
@@ -182,6 +237,7 @@ async function main(): Promise<void> {
   const pw = `Bench-${secrets['wp-salt']?.slice(0, 16)}`;
   t = Date.now();
   const inst = await http(`${base}/wp-admin/install.php?step=2`, {
+    headers: H,
     form: {
       weblog_title: 'Bench',
       user_name: 'admin',
@@ -195,7 +251,7 @@ async function main(): Promise<void> {
   });
   if (inst.status !== 200) throw new Error(`install failed: ${inst.status}`);
   out.installMs = Date.now() - t;
-  const home = await http(`${base}/`);
+  const home = await http(`${base}/`, { headers: H });
   if (home.status !== 200 || !/name="generator" content="WordPress/.test(home.body)) throw new Error(`home page: ${home.status}`);
   out.fromPlayToInstalledHomeMs = (out.freshPod as { firstResponseMs: number }).firstResponseMs + (out.installMs as number);
 
@@ -205,15 +261,15 @@ async function main(): Promise<void> {
   const stopMs = Date.now() - t;
   t = Date.now();
   await run('podman', ['pod', 'start', 'bench-wp']);
-  await waitFor(`${base}/`, (r) => r.status === 200, 60_000);
+  await waitFor(`${base}/`, (r) => r.status === 200, 60_000, H);
   const startMs = Date.now() - t;
   t = Date.now();
   await applyEnvironment(spec, { secrets });
-  await waitFor(`${base}/`, (r) => r.status === 200, 60_000);
+  await waitFor(`${base}/`, (r) => r.status === 200, 60_000, H);
   out.restart = { podStopMs: stopMs, podStartToFirst200Ms: startMs, replaceToFirst200Ms: Date.now() - t };
 
   // Warm the page a little, then memory, limits and disk.
-  for (let i = 0; i < 20; i++) await http(`${base}/`);
+  for (let i = 0; i < 20; i++) await http(`${base}/`, { headers: H });
   out.memoryAfterWarmup = await containerMemory('bench-wp');
   out.podPidsMax = await podPidsMax('bench-wp');
   out.diskMiB = await environmentDisk('bench-wp', [spec.volumes.wpContent, spec.volumes.dbData as string]);
@@ -221,7 +277,7 @@ async function main(): Promise<void> {
   const wrk = await run('sh', ['-c', 'command -v wrk'], { allowFailure: true });
   if (wrk.code === 0 && wrkSeconds > 0) {
     const load = (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
-    const r = await run('wrk', ['-t2', '-c16', `-d${wrkSeconds}s`, '--latency', `${base}/`], {
+    const r = await run('wrk', ['-t2', '-c16', `-d${wrkSeconds}s`, '--latency', '-H', `Host: ${BENCH_HOST}`, `${base}/`], {
       timeoutMs: (wrkSeconds + 30) * 1000,
     });
     const rps = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1];
@@ -230,13 +286,14 @@ async function main(): Promise<void> {
     const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(r.stdout)?.[1] ?? '0';
     out.wrkHome = {
       loadBefore: load,
-      cmd: `wrk -t2 -c16 -d${wrkSeconds}s --latency ${base}/`,
+      cmd: `wrk -t2 -c16 -d${wrkSeconds}s --latency -H 'Host: ${BENCH_HOST}' ${base}/`,
       rps: Number(rps),
       p50,
       p99,
       non2xx: Number(non2xx),
     };
     out.memoryAfterWrk = await containerMemory('bench-wp');
+    out.wrkThroughEdge = await throughEdge(base, wrkSeconds, Number(rps));
   } else {
     out.wrkHome = 'wrk not installed (apt-get install wrk)';
   }

@@ -5,6 +5,9 @@ import type { EdgeConfig, SiteConfigResolved } from './config.ts';
 import { HealthChecker } from './upstream/health.ts';
 import { Member } from './upstream/member.ts';
 import { Pool } from './upstream/pool.ts';
+import { WafCompiler } from './waf-compile.ts';
+import { wafRootText } from './waf-config.ts';
+import type { CompiledWaf } from './waf-request.ts';
 
 /** A site as the request path uses it: compiled once per config, swapped atomically. */
 export interface CompiledSite {
@@ -18,6 +21,8 @@ export interface CompiledSite {
    * scaling a pool keeps the cache). When it changes across a reload, the host is purged.
    */
   readonly fingerprint: string;
+  /** undefined when the site has no WAF (`waf.mode: off`); engines are shared by sites with the same settings. */
+  readonly waf: CompiledWaf | undefined;
 }
 
 export interface CompiledConfig {
@@ -27,6 +32,8 @@ export interface CompiledConfig {
   readonly sites: readonly CompiledSite[];
   /** host → target host of a 301. */
   readonly redirects: ReadonlyMap<string, string>;
+  /** Compiled WAF engines, reused by the next reload while their rule files are unchanged. */
+  readonly wafCompiler: WafCompiler;
 }
 
 export function route(c: CompiledConfig, host: string): CompiledSite | undefined {
@@ -46,7 +53,17 @@ export function compileConfig(
   const byHost = new Map<string, CompiledSite>();
   let catchAll: CompiledSite | undefined;
   const sites: CompiledSite[] = [];
-  for (const s of config.sites) {
+  // WAF engines first: a bad rules file refuses the config before anything else is built
+  const wafCompiler = previous?.wafCompiler ?? new WafCompiler();
+  const wafRoots = new Set<string>();
+  const wafs = config.sites.map((s, i): CompiledWaf | undefined => {
+    if (!s.waf) return undefined;
+    const root = wafRootText(s.waf);
+    wafRoots.add(root);
+    return { engine: wafCompiler.compile(root, `sites[${i}].waf${s.waf.rules ? '.rules' : ''}`), settings: s.waf };
+  });
+  wafCompiler.retain(wafRoots);
+  for (const [i, s] of config.sites.entries()) {
     const members = s.upstreams.map((u) => new Member(u.url, u.host, u.port));
     const pool = new Pool(members, s.lbPolicy, s.passive);
     if (s.healthCheck) pool.health = new HealthChecker(members, s.healthCheck);
@@ -69,7 +86,7 @@ export function compileConfig(
       ? new CacheEngine({ profile, storage, clock, defaults, debugHeader: config.debugHeaders, compression: s.compression })
       : undefined;
     const fingerprint = JSON.stringify([s.name, s.cache]);
-    const site: CompiledSite = { config: s, pool, acl: new Acl(s.purgeAllow), cache, fingerprint };
+    const site: CompiledSite = { config: s, pool, acl: new Acl(s.purgeAllow), cache, fingerprint, waf: wafs[i] };
     sites.push(site);
     for (const h of s.hosts) {
       if (h === '*') catchAll = site;
@@ -94,7 +111,7 @@ export function compileConfig(
       } else purger.purge({ kind: 'host', host: h });
     }
   }
-  return { config, byHost, catchAll, sites, redirects: new Map(config.redirects.map((r) => [r.host, r.to])) };
+  return { config, byHost, catchAll, sites, redirects: new Map(config.redirects.map((r) => [r.host, r.to])), wafCompiler };
 }
 
 export function startSites(c: CompiledConfig): void {

@@ -7,6 +7,7 @@ import { TriplaneError } from '@triplane/kernel';
 import { parseCidr } from './cidr.ts';
 import { DEFAULT_STATIC_EXTENSIONS, DEFAULT_STATIC_MAX_AGE_S, type StaticPolicy } from './static.ts';
 import { checkPemPair } from './tls/pem.ts';
+import { resolveWaf, SiteWafConfig, type WafSettings } from './waf-config.ts';
 
 /**
  * The edge's standalone configuration (`triplane edge --config FILE`), a JSON/YAML-shaped object.
@@ -122,6 +123,10 @@ export const SiteConfig = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    /** Web application firewall (OWASP CRS by default); docs/edge.md "WAF". */
+    waf: Type.Optional(SiteWafConfig),
+    /** The control-plane environment this site serves (set by configFromSnapshot; labels WAF events). */
+    environmentId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
   },
   { additionalProperties: false },
 );
@@ -235,6 +240,9 @@ export interface SiteConfigResolved {
   hsts: string | undefined;
   compression: { gzip: boolean; brotli: boolean; minBytes: number };
   static: StaticPolicy;
+  /** undefined = no WAF (`mode: off` or no `waf`). */
+  waf: WafSettings | undefined;
+  environmentId: string | undefined;
 }
 
 export interface LoadConfigOptions {
@@ -360,6 +368,8 @@ export function loadConfig(input: unknown, opts: LoadConfigOptions = {}): EdgeCo
         immutable: s.static?.immutable ?? false,
         extensions: s.static?.extensions?.map((x) => x.replace(/^\./, '').toLowerCase()) ?? DEFAULT_STATIC_EXTENSIONS,
       },
+      waf: resolveWaf(s.waf, s.cache?.profile ?? 'off', opts.baseDir),
+      environmentId: s.environmentId,
     };
   });
   const known = new Set(['off', ...profileNames()]);

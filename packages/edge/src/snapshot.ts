@@ -21,7 +21,7 @@ import { checkPemPair } from './tls/pem.ts';
  * snapshot) the platform CA covers the site's hosts.
  */
 export interface SnapshotListen {
-  listen: { http: string; https?: string };
+  listen: { http: string; https?: string; metrics?: string };
   /** Platform CA directory (the CLI uses STATE_DIR/tls). */
   tls?: { caDir?: string };
   /** PEM private key for a certificate's `keyRef`; undefined = unknown (the platform CA covers the site). */

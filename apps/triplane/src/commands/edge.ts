@@ -9,6 +9,7 @@ interface EdgeFlags {
   stateDir: string;
   listen: string;
   listenHttps?: string;
+  listenMetrics?: string;
   workers: string;
 }
 
@@ -44,10 +45,12 @@ export function registerEdge(program: Command): void {
     .option('--state-dir <dir>', 'where the edge keeps its identity and last good snapshot', '/var/lib/triplane/edge')
     .option('--listen <host:port>', 'HTTP listener with --api', '127.0.0.1:8080')
     .option('--listen-https <host:port>', 'HTTPS listener (HTTP/2 + HTTP/1.1, SNI) with --api')
+    .option('--listen-metrics <host:port>', 'Prometheus /metrics listener with --api (keep it private)')
     .option('--workers <n>', 'worker processes: a number, or "auto" = one per core', 'auto')
     .action(async (o: EdgeFlags) => {
       if (!o.config === !o.api) throw usageError('give exactly one of --config FILE or --api URL');
       if (o.config && o.listenHttps) throw usageError('--listen-https goes with --api (with --config: listen.https)');
+      if (o.config && o.listenMetrics) throw usageError('--listen-metrics goes with --api (with --config: listen.metrics)');
       const { availableParallelism } = await import('node:os');
       const workers = o.workers === 'auto' ? availableParallelism() : Number(o.workers);
       if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw usageError('--workers: a number 1-256 or "auto"');
@@ -74,7 +77,11 @@ export function registerEdge(program: Command): void {
         });
       } else {
         const base = {
-          listen: { http: o.listen, ...(o.listenHttps ? { https: o.listenHttps } : {}) },
+          listen: {
+            http: o.listen,
+            ...(o.listenHttps ? { https: o.listenHttps } : {}),
+            ...(o.listenMetrics ? { metrics: o.listenMetrics } : {}),
+          },
           tls: { caDir: join(o.stateDir, 'tls') },
         };
         const link = new EdgeControlLink({

@@ -77,7 +77,8 @@ export function startUpAgent(o: {
   const launch = () => {
     restartTimer = undefined;
     if (stopping) return;
-    const args = [o.main, 'agent', '--api', o.api, '--state-dir', stateDir];
+    // one host: the edge reaches the sites' web ports on the loopback address
+    const args = [o.main, 'agent', '--api', o.api, '--state-dir', stateDir, '--address', '127.0.0.1'];
     // The join token is single-use: only until the agent has saved its identity.
     if (joinToken && !existsSync(join(stateDir, 'identity.json'))) args.push('--join-token', joinToken);
     const out = openSync(logPath, 'a', 0o600);

@@ -76,6 +76,14 @@ describe('WordPress install', () => {
     assert.equal(wp.decorate(running(e.id))?.[0]?.installed, true);
   });
 
+  it('an https install URL is installed as the edge would present it: Host + X-Forwarded-Proto https', async () => {
+    const { calls, wp } = setup([{ status: 200, body: '<h1>Success!</h1>' }]);
+    const e = assignedEnv(1, { install: { ...intent, url: 'https://shop.example.org' } });
+    wp.tick([e], running(e.id));
+    await wp.idle();
+    assert.deepEqual(calls.install[0]?.headers, { host: 'shop.example.org', 'x-forwarded-proto': 'https' });
+  });
+
   it('no intent, a php site, or a stopped environment: no install', () => {
     const { wp } = setup();
     const a = assignedEnv(1);

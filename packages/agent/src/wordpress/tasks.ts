@@ -102,11 +102,16 @@ function defaultGet(url: string, headers: Record<string, string>): Promise<HttpR
   return http(url, { headers, timeoutMs: 60_000 });
 }
 
-/** The Host header WordPress should see: the intent's URL host, else the primary domain, else none. */
+/**
+ * The Host header WordPress should see: the intent's URL host, else the primary domain, else none;
+ * for an https URL also `X-Forwarded-Proto: https`, as the edge sends it (the web image turns it into
+ * HTTPS=on), so WordPress stores https:// as its address.
+ */
 function hostHeader(e: AssignedEnvironment): Record<string, string> {
   if (e.install?.url) {
     try {
-      return { host: new URL(e.install.url).host };
+      const u = new URL(e.install.url);
+      return u.protocol === 'https:' ? { host: u.host, 'x-forwarded-proto': 'https' } : { host: u.host };
     } catch {
       // an unparsable URL: fall through
     }

@@ -29,6 +29,7 @@ export function newInstallIntent(o: {
     adminUser: o.adminUser ?? 'admin',
     adminEmail: o.adminEmail ?? `admin@${primary ?? 'example.invalid'}`,
     adminPassword: o.password ?? newAdminPassword(),
-    ...(primary ? { url: `http://${primary}` } : {}),
+    // TLS is on by default at the edge (plain HTTP redirects): WordPress is installed as https://primary.
+    ...(primary ? { url: `https://${primary}` } : {}),
   };
 }
