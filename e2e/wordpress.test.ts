@@ -464,13 +464,15 @@ describe('e2e: WordPress through the platform', { timeout: 600_000 }, () => {
     assert.equal(plain.status, 301);
     assert.equal(plain.location, `https://${DOMAIN2}:${edgePorts.https}/`);
 
-    // Visitors: the second request is a cache hit.
-    await h2('/');
+    // Visitors: cache hits (the edge runs a worker per core, each with its own cache: each one misses
+    // at most once, so at least 4 of 6 fresh connections are hits).
     const hitsBefore = await edgeHits();
-    const again = await h2('/');
-    assert.equal(again.status, 200);
-    assert.ok(GENERATOR.test(again.body));
-    assert.ok((await edgeHits()) > hitsBefore, 'a repeated anonymous request is served from the cache');
+    for (let i = 0; i < 6; i++) {
+      const again = await h2('/');
+      assert.equal(again.status, 200);
+      assert.ok(GENERATOR.test(again.body));
+    }
+    assert.ok((await edgeHits()) - hitsBefore >= 4, 'repeated anonymous requests are served from the cache');
 
     // Log in through the edge (HTTP/2 POST): WordPress sets secure cookies, HTTPS=on reached PHP.
     const form = new URLSearchParams({

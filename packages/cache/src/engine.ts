@@ -55,6 +55,11 @@ export interface CacheEngineOptions {
    * and no longer coalesces new requests. Default 10 min (Magento's first_byte_timeout).
    */
   maxFetchMs?: number;
+  /**
+   * Called after a purge *request* (PURGE/BAN/xkey, `receive`) ran here — so an adapter with several
+   * caches (one per edge worker process) can run the same command on the others.
+   */
+  onPurge?: (cmd: PurgeCommand) => void;
   /** Compress stored text bodies once (br/gzip) and deliver the client's best encoding (compress.ts). Off when absent. */
   compression?: CompressionPolicy;
 }
@@ -113,6 +118,7 @@ export class CacheEngine {
   readonly #debug: boolean;
   readonly #healthy: () => boolean;
   readonly #maxFetchMs: number;
+  readonly #onPurge: ((cmd: PurgeCommand) => void) | undefined;
   readonly #compression: CompressionPolicy | undefined;
   #keyExtras = false;
   readonly #inflight = new Map<string, Fetch>();
@@ -128,6 +134,7 @@ export class CacheEngine {
     this.#debug = opts.debugHeader ?? false;
     this.#healthy = opts.originHealthy ?? (() => true);
     this.#maxFetchMs = opts.maxFetchMs ?? 600_000;
+    this.#onPurge = opts.onPurge;
     this.#compression = opts.compression;
   }
 
@@ -142,6 +149,7 @@ export class CacheEngine {
         return { kind: 'synth', response: synthetic(d.status, d.reason, 'SYNTH', this.#debug) };
       case 'purge': {
         const n = this.purge(d.command);
+        this.#onPurge?.(d.command);
         const res = synthetic(200, `Purged ${n}`, 'PURGE', this.#debug);
         return { kind: 'synth', response: res };
       }

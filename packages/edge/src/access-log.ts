@@ -2,6 +2,8 @@ import type { Logger } from '@triplane/kernel';
 
 /** One JSON line per request (msg "access"). Never contains Cookie/Authorization values. */
 export interface AccessEntry {
+  /** The request id (`X-Request-Id`, WAF `unique_id`); absent on fast-path hits and parser rejections. */
+  id?: string;
   site: string | undefined;
   method: string;
   host: string | undefined;

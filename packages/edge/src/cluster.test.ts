@@ -62,6 +62,18 @@ describe('edge cluster: one worker per core behind one listener', () => {
     }
   });
 
+  test('a PURGE request sent to the edge purges every worker, not only the one that received it', async () => {
+    const before = new Set<string>();
+    for (let i = 0; i < 20; i++) before.add((await httpGet(edge.address.port, '/pr')).body);
+    const p = await httpGet(edge.address.port, '/pr', { method: 'PURGE' });
+    assert.equal(p.status, 200);
+    await sleep(100);
+    for (let i = 0; i < 20; i++) {
+      const body = (await httpGet(edge.address.port, '/pr')).body;
+      assert.ok(!before.has(body), `${body} survived the PURGE on another worker`);
+    }
+  });
+
   test('a config change reaches every worker; a bad one is refused and the old one keeps serving', async () => {
     assert.throws(
       () => edge.reload({ ...config(origin), sites: [{ name: 'Bad Name', hosts: [], upstreams: [] }] }),

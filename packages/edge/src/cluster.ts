@@ -8,6 +8,9 @@ import type { PurgeCommand } from '@triplane/cache';
 import { type Logger, silentLogger, TriplaneError } from '@triplane/kernel';
 import { AggregatorRegistry } from 'prom-client';
 import { type EdgeConfig, loadConfig } from './config.ts';
+import { WafCompiler } from './waf-compile.ts';
+import { wafRootText } from './waf-config.ts';
+import type { WafEvent } from './waf-events.ts';
 
 /**
  * The edge on every core: a primary process that owns the listening sockets and the config, and N
@@ -36,6 +39,8 @@ export interface EdgeClusterOptions {
   logger?: Logger;
   /** Restart backoff base, ms (a worker dying again within a minute waits longer, up to 30 s). */
   restartDelayMs?: number;
+  /** WAF events of every worker (e.g. a WafEventShipper's `push`). */
+  onWafEvent?: (e: WafEvent) => void;
 }
 
 export interface EdgeCluster {
@@ -62,7 +67,10 @@ export type ToWorker =
 export type FromWorker =
   | { t: 'ready'; address: AddressInfo; httpsAddress: AddressInfo | undefined }
   | { t: 'failed'; message: string }
-  | { t: 'reload-failed'; message: string };
+  | { t: 'reload-failed'; message: string }
+  /** A PURGE/BAN request purged this worker's cache: the primary runs it on every other worker. */
+  | { t: 'purged'; site: string; commands: PurgeCommand[] }
+  | { t: 'waf-event'; event: WafEvent };
 
 /** A free port for `host` (port 0 in the config: every worker must bind the same one). */
 async function freePort(host: string): Promise<number> {
@@ -94,7 +102,16 @@ function isLoaded(c: unknown): c is EdgeConfig {
 export async function startEdgeCluster(opts: EdgeClusterOptions): Promise<EdgeCluster> {
   if (!cluster.isPrimary) throw new TriplaneError('TRIPLANE_ERR_INTERNAL', 'startEdgeCluster runs in the primary only');
   const log = opts.logger ?? silentLogger();
+  // The workers compile the WAF rules; the primary compiles them too (cached per rules text and file
+  // stamps) so a bad rules file refuses the config here, before any worker sees it.
+  const wafCompiler = new WafCompiler();
+  const validateWaf = (c: EdgeConfig) => {
+    c.sites.forEach((s, i) => {
+      if (s.waf) wafCompiler.compile(wafRootText(s.waf), `sites[${i}].waf${s.waf.rules ? '.rules' : ''}`);
+    });
+  };
   let config = isLoaded(opts.config) ? opts.config : loadConfig(opts.config);
+  validateWaf(config);
   const ports = {
     http: config.listen.port || (await freePort(config.listen.host)),
     https: config.listen.https ? config.listen.https.port || (await freePort(config.listen.https.host)) : undefined,
@@ -134,6 +151,12 @@ export async function startEdgeCluster(opts: EdgeClusterOptions): Promise<EdgeCl
           workers.add(w);
           w.on('message', (msg: FromWorker) => {
             if (msg.t === 'reload-failed') log.error({ pid: w.process.pid, reason: msg.message }, 'worker refused a config');
+            if (msg.t === 'waf-event') opts.onWafEvent?.(msg.event);
+            if (msg.t === 'purged') {
+              for (const other of workers)
+                if (other !== w && other.isConnected())
+                  other.send({ t: 'purge', site: msg.site, commands: msg.commands } satisfies ToWorker);
+            }
           });
           w.once('exit', (code, signal) => onExit(w, code, signal));
           resolve(w);
@@ -212,6 +235,7 @@ export async function startEdgeCluster(opts: EdgeClusterOptions): Promise<EdgeCl
     metricsAddress: metricsServer ? (metricsServer.address() as AddressInfo) : undefined,
     reload(next: unknown) {
       const loaded = isLoaded(next) ? next : loadConfig(next);
+      validateWaf(loaded);
       config = loaded;
       broadcast({ t: 'reload', config: forWorkers(loaded) });
       log.info({ sites: loaded.sites.length, workers: workers.size }, 'edge config sent to workers');

@@ -1,4 +1,4 @@
-import { CacheEngine, getProfile, type MemoryStorage } from '@triplane/cache';
+import { CacheEngine, getProfile, type MemoryStorage, type PurgeCommand } from '@triplane/cache';
 import type { Clock } from '@triplane/kernel';
 import { Acl } from './cidr.ts';
 import type { EdgeConfig, SiteConfigResolved } from './config.ts';
@@ -49,6 +49,8 @@ export function compileConfig(
   storage: MemoryStorage,
   clock: Clock,
   previous?: CompiledConfig,
+  /** A purge request ran on a site's cache (cluster.ts repeats it on the other workers' caches). */
+  onPurge?: (site: string, cmd: PurgeCommand) => void,
 ): CompiledConfig {
   const byHost = new Map<string, CompiledSite>();
   let catchAll: CompiledSite | undefined;
@@ -83,7 +85,15 @@ export function compileConfig(
     if (s.cache.graceS !== undefined) defaults.grace = s.cache.graceS;
     if (s.cache.keepS !== undefined) defaults.keep = s.cache.keepS;
     const cache = profile
-      ? new CacheEngine({ profile, storage, clock, defaults, debugHeader: config.debugHeaders, compression: s.compression })
+      ? new CacheEngine({
+          profile,
+          storage,
+          clock,
+          defaults,
+          debugHeader: config.debugHeaders,
+          compression: s.compression,
+          ...(onPurge ? { onPurge: (cmd: PurgeCommand) => onPurge(s.name, cmd) } : {}),
+        })
       : undefined;
     const fingerprint = JSON.stringify([s.name, s.cache]);
     const site: CompiledSite = { config: s, pool, acl: new Acl(s.purgeAllow), cache, fingerprint, waf: wafs[i] };

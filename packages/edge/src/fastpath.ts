@@ -164,7 +164,7 @@ export function parseStrictHead(buf: Buffer, start: number, end: number, maxHead
   return { method, target, headers, host, close };
 }
 
-function serialise(r: ClientResponse): string {
+function serialise(r: ClientResponse, close: boolean): string {
   let s = `HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? 'Unknown'}\r\n`;
   const h = r.headers;
   for (const k in h) {
@@ -174,12 +174,16 @@ function serialise(r: ClientResponse): string {
     else for (const x of v) s += `${k}: ${x}\r\n`;
   }
   if (h.date === undefined) s += `date: ${httpDate()}\r\n`;
+  if (close) s += 'connection: close\r\n';
   return `${s}\r\n`;
 }
 
 export function startFastPath(deps: FastPathDeps): FastPathServer {
   const stats = { served: 0, handedOff: 0 };
   const owned = new Set<Socket>();
+  /** Sockets that have had at least one response: idle ones can be closed without racing a request. */
+  const answered = new WeakSet<Socket>();
+  let closing = false;
 
   const server = createServer({ noDelay: true }, (socket) => {
     deps.onConnection?.(socket);
@@ -263,7 +267,7 @@ export function startFastPath(deps: FastPathDeps): FastPathServer {
         const head = parseStrictHead(buf, off, end, limits.maxHeaderCount);
         if (!head || !serve(cfg, socket, head, t0)) return handoff(buf.subarray(off));
         off = end + 4;
-        if (head.close) {
+        if (head.close || closing) {
           socket.end();
           socket.removeListener('data', onData);
           return;
@@ -283,7 +287,8 @@ export function startFastPath(deps: FastPathDeps): FastPathServer {
     const host = normaliseHost(head.host);
     if (!host || cfg.redirects.has(host)) return false;
     const site = cfg.byHost.get(host) ?? cfg.catchAll;
-    if (!site?.cache || site.pool.members.length === 0) return false;
+    // WAF sites: every request is inspected on the slow path (phases 1-2 run before the cache)
+    if (!site?.cache || site.waf || site.pool.members.length === 0) return false;
     const headers: HeaderMap = {};
     for (const k in head.headers) if (k !== 'host' && !UNTRUSTED.has(k)) headers[k] = head.headers[k];
     const clientIp = socket.remoteAddress ?? '';
@@ -303,7 +308,8 @@ export function startFastPath(deps: FastPathDeps): FastPathServer {
     }
     const body = head.method === 'HEAD' ? null : r.body;
     socket.cork();
-    socket.write(serialise(r), 'latin1');
+    socket.write(serialise(r, head.close || closing), 'latin1');
+    answered.add(socket);
     if (body && body.length > 0) socket.write(body);
     socket.uncork();
     stats.served++;
@@ -330,8 +336,12 @@ export function startFastPath(deps: FastPathDeps): FastPathServer {
     stats,
     close: () =>
       new Promise<void>((resolve) => {
+        closing = true;
         server.close(() => resolve());
-        for (const s of owned) s.end();
+        // An idle keep-alive connection is closed now; one that was accepted but has not sent its first
+        // request yet gets up to 2 s to send it (answered with `Connection: close`): closing it at once
+        // would reset a request already on its way (a rolling restart would drop it).
+        for (const s of owned) if (answered.has(s) && s.writableLength === 0) s.end();
         setTimeout(() => {
           for (const s of owned) s.destroy();
         }, 2000).unref();

@@ -24,3 +24,4 @@ export * from './upstream/member.ts';
 export * from './upstream/policy.ts';
 export * from './upstream/pool.ts';
 export * from './upstream/round-robin.ts';
+export * from './waf-events.ts';

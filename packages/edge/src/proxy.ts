@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import {
   type CacheEngine,
   type CacheRequest,
@@ -12,6 +13,7 @@ import {
   without,
 } from '@triplane/cache';
 import type { Clock, Logger } from '@triplane/kernel';
+import type { Intervention } from '@triplane/waf';
 import { type AccessEntry, logAccess } from './access-log.ts';
 import { type CompiledConfig, type CompiledSite, route } from './compile.ts';
 import { encodeForStore, prepareBody, prepareStream } from './compress.ts';
@@ -19,6 +21,8 @@ import { assembleEsi, type EsiContext } from './esi.ts';
 import { stripUntrusted, trustedForwarding } from './forwarding.ts';
 import { normaliseHost, parseTarget } from './host.ts';
 import { ForwardError, type Forwarded, forward, readBody } from './upstream/forward.ts';
+import { nextRequestId } from './waf-id.ts';
+import { WafExchange, type WafRuntime } from './waf-request.ts';
 
 /** Per-request bookkeeping for the access log. */
 interface Ctx {
@@ -37,6 +41,12 @@ interface Ctx {
   h2: boolean;
   /** The request as the cache sees it, once routed (compression and static headers read it). */
   creq?: CacheRequest;
+  /** Unique per request: access log, WAF log lines (`unique_id`), `X-Request-Id` to the client and the origin. */
+  id: string;
+  /** The request's WAF transaction, when its site has a WAF (waf-request.ts). */
+  waf?: WafExchange;
+  /** The request body the WAF read, to forward instead of the (consumed) client stream. */
+  reqBody?: Readable;
 }
 
 export interface ProxyDeps {
@@ -46,6 +56,8 @@ export interface ProxyDeps {
   onAccess?: (e: AccessEntry) => void;
   /** The bound HTTPS port while a TLS listener runs: plain-HTTP requests of `httpsRedirect` sites go there. */
   httpsPort?: () => number | undefined;
+  /** Log files and event sink of the sites' WAFs; without it no WAF runs. */
+  waf?: WafRuntime;
 }
 
 const BODYLESS_STATUS = (s: number) => s === 204 || s === 304 || (s >= 100 && s < 200);
@@ -69,9 +81,12 @@ export function createHandler(deps: ProxyDeps) {
       bytesOut: 0,
       https: req.httpVersionMajor === 2 || (req.socket as { encrypted?: boolean }).encrypted === true,
       h2: req.httpVersionMajor === 2,
+      id: nextRequestId(),
     };
     res.on('close', () => {
+      ctx.waf?.finish(res.statusCode);
       const entry: AccessEntry = {
+        id: ctx.id,
         site: ctx.site?.config.name,
         method: req.method ?? '',
         host: ctx.host,
@@ -99,6 +114,8 @@ export function createHandler(deps: ProxyDeps) {
 
 async function handle(deps: ProxyDeps, cfg: CompiledConfig, req: IncomingMessage, res: ServerResponse, ctx: Ctx): Promise<void> {
   const limits = cfg.config.limits;
+  // llhttp accepts an `HTTP/0.9` request line with fields; no origin speaks it (nginx answers 400 too)
+  if (req.httpVersionMajor === 0) return plain(res, ctx, 400, 'Bad Request', true);
   let pseudo = 0; // HTTP/2 :method/:path/:scheme/:authority are not header fields
   if (ctx.h2) for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.startsWith(':')) pseudo++;
   if (req.rawHeaders.length / 2 - pseudo > limits.maxHeaderCount)
@@ -162,8 +179,24 @@ async function handle(deps: ProxyDeps, cfg: CompiledConfig, req: IncomingMessage
     purgeAllowed: site.acl.allows(clientIp),
   };
   ctx.creq = creq;
-  const fwd = trustedForwarding(clientIp, scheme, siteHost);
+  const fwd: HeaderMap = { ...trustedForwarding(clientIp, scheme, siteHost), 'x-request-id': ctx.id };
   const engine = site.cache;
+
+  // WAF phases 1-2 before the cache: a refused request never reaches the cache or the origin.
+  // PURGE/BAN are answered by the edge itself (never forwarded) and CRS would flag their method.
+  if (site.waf && deps.waf && !purgeLike) {
+    const w = await WafExchange.start(
+      deps.waf,
+      site.waf,
+      { name: site.config.name, environmentId: site.config.environmentId },
+      req,
+      ctx.id,
+      hasBody(req),
+    );
+    ctx.waf = w.exchange;
+    if (w.verdict) return refuse(res, ctx, w.verdict, w.unread);
+    if (w.body) ctx.reqBody = w.body;
+  }
 
   if (!engine) {
     if (method === 'PURGE' || method === 'BAN' || method === 'PRI') return plain(res, ctx, 405, 'Method Not Allowed', false);
@@ -212,7 +245,7 @@ function originHeaders(o: OriginRequest, fwd: HeaderMap): HeaderMap {
   return { ...o.headers, ...fwd };
 }
 
-function forwardOpts(deps: ProxyDeps, site: CompiledSite, o: OriginRequest, fwd: HeaderMap, body: IncomingMessage | null) {
+function forwardOpts(deps: ProxyDeps, site: CompiledSite, o: OriginRequest, fwd: HeaderMap, body: Readable | null) {
   return {
     method: o.method,
     path: o.url,
@@ -245,7 +278,8 @@ async function pass(
 ): Promise<void> {
   let f: Forwarded;
   try {
-    f = await forward(site.pool, forwardOpts(deps, site, o, fwd, o.forwardBody && hasBody(req) ? req : null));
+    const body = o.forwardBody ? (ctx.reqBody ?? (hasBody(req) ? req : null)) : null;
+    f = await forward(site.pool, forwardOpts(deps, site, o, fwd, body));
   } catch (e) {
     const fe = e instanceof ForwardError ? e : new ForwardError('connect', undefined, e);
     ctx.upstream = fe.member?.url;
@@ -254,6 +288,15 @@ async function pass(
   }
   note(ctx, f);
   const status = f.res.statusCode ?? 502;
+  // phases 3-4 on what the origin answered (the body is streamed, not inspected)
+  const verdict = ctx.waf
+    ? (ctx.waf.responseHeaders(status, f.res.rawHeaders, f.res.httpVersion) ?? ctx.waf.responseBody())
+    : undefined;
+  if (verdict) {
+    f.res.destroy();
+    f.done();
+    return refuse(res, ctx, verdict, false);
+  }
   const headers = engine
     ? engine.passResponse(creq, status, f.res.headers as HeaderMap)
     : sanitizeResponseHeaders(f.res.headers as HeaderMap);
@@ -282,7 +325,21 @@ async function miss(
   }
   note(ctx, f);
   const status = f.res.statusCode ?? 502;
+  if (ctx.waf?.responseHeaders(status, f.res.rawHeaders, f.res.httpVersion)) {
+    // refused in phase 3: nothing is stored, waiters fetch for themselves (and are inspected)
+    f.res.destroy();
+    f.done();
+    engine.abandon(fetch);
+    return refuse(res, ctx, ctx.waf.tx.intervention as Intervention, false);
+  }
   const d = engine.originHeaders(fetch, status, f.res.headers as HeaderMap);
+  // phase 4 with the body when it is read to be stored, else without it
+  if (d.kind !== 'store' && ctx.waf?.responseBody()) {
+    f.res.destroy();
+    f.done();
+    engine.abandon(fetch);
+    return refuse(res, ctx, ctx.waf.tx.intervention as Intervention, false);
+  }
   switch (d.kind) {
     case 'stream': {
       const noBody = d.dropBody || BODYLESS_STATUS(d.status);
@@ -315,6 +372,12 @@ async function miss(
         engine.abandon(fetch);
         throw e;
       });
+      const refused = ctx.waf?.responseBody(body.complete ? body.data : undefined);
+      if (refused) {
+        if (!body.complete) f.res.destroy();
+        engine.abandon(fetch);
+        return refuse(res, ctx, refused, false);
+      }
       if (body.complete) {
         const encoded = await encodeForStore(engine, fetch, body.data);
         return write(res, ctx, engine.deliver(fetch.req, engine.originBody(fetch, body.data, encoded)), fetch.req);
@@ -451,6 +514,44 @@ function synthPlain(status: number): ClientResponse {
   };
 }
 
+/**
+ * A request or response the WAF refused (block mode): a plain page naming the request id, which
+ * support can find in the WAF log; never which rule matched. `close` when the request body was
+ * not read to its end.
+ */
+function refuse(res: ServerResponse, ctx: Ctx, iv: Intervention, close: boolean): void {
+  ctx.cache = 'SYNTH';
+  if (iv.action === 'drop') {
+    res.socket?.destroy();
+    return;
+  }
+  if (iv.action === 'redirect' && iv.url) {
+    const body = Buffer.from('302 Found\n');
+    ctx.bytesOut += body.length;
+    head(res, ctx, 302, {
+      location: iv.url,
+      'content-length': String(body.length),
+      'content-type': 'text/plain',
+      'cache-control': 'no-store',
+    });
+    res.end(body);
+    return;
+  }
+  const status = iv.status >= 400 && iv.status <= 599 ? iv.status : 403;
+  const body = Buffer.from(
+    `${status} ${status === 403 ? 'Forbidden' : 'Request refused'}\n\nThis request was blocked by the security rules of this site.\nRequest id: ${ctx.id}\n`,
+  );
+  const headers: Record<string, string> = {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': String(body.length),
+    'cache-control': 'no-store',
+  };
+  if (close) headers.connection = 'close';
+  ctx.bytesOut += body.length;
+  head(res, ctx, status, headers);
+  res.end(body);
+}
+
 /** A generic local answer; reveals nothing about other sites. */
 function plain(res: ServerResponse, ctx: Ctx, status: number, text: string, close: boolean): void {
   const body = Buffer.from(`${status} ${text}\n`);
@@ -484,5 +585,6 @@ function head(res: ServerResponse, ctx: Ctx, status: number, headers: Record<str
   }
   const hsts = ctx.https ? ctx.site?.config.hsts : undefined;
   if (hsts) headers['strict-transport-security'] = hsts;
+  headers['x-request-id'] = ctx.id;
   res.writeHead(status, headers);
 }

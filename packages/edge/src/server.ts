@@ -11,6 +11,9 @@ import { createHandler } from './proxy.ts';
 import { purgeSite } from './purge.ts';
 import { applyStaticPolicy } from './static.ts';
 import { type EdgeTls, startTls } from './tls/edge-tls.ts';
+import type { WafEvent } from './waf-events.ts';
+import { nextRequestId } from './waf-id.ts';
+import { WafLogFiles } from './waf-log.ts';
 
 export interface EdgeHandle {
   /** Where the HTTP listener is bound (port 0 in the config → the real port). */
@@ -44,6 +47,10 @@ export interface StartEdgeOptions {
    * cluster.ts): the kernel spreads connections, and a worker that dies takes only its own queue down.
    */
   reusePort?: boolean;
+  /** A PURGE/BAN request ran on this process's cache (cluster.ts fans it out to the other workers). */
+  onPurgeRequest?: (site: string, cmd: PurgeCommand) => void;
+  /** Relevant WAF transactions (a rule logged or refused), e.g. to a `WafEventShipper` (waf-events.ts). */
+  onWafEvent?: (e: WafEvent) => void;
 }
 
 /**
@@ -56,16 +63,18 @@ export async function startEdge(opts: StartEdgeOptions): Promise<EdgeHandle> {
   const logger = opts.logger ?? silentLogger();
   const clock = opts.clock ?? systemClock;
   const storage = new MemoryStorage({ maxBytes: config.cache.maxBytes, maxObjectBytes: config.cache.maxObjectBytes });
-  let compiled = compileConfig(config, storage, clock);
+  let compiled = compileConfig(config, storage, clock, undefined, opts.onPurgeRequest);
   const metrics = new EdgeMetrics(storage);
   startSites(compiled);
   let tls: EdgeTls | undefined;
+  const wafLogs = new WafLogFiles(logger);
   const handler = createHandler({
     current: () => compiled,
     logger,
     clock,
     onAccess: (e) => metrics.observe(e),
     httpsPort: () => tls?.address.port,
+    waf: { logs: wafLogs, logger, onEvent: opts.onWafEvent },
   });
 
   const server: Server = createServer(
@@ -127,7 +136,11 @@ export async function startEdge(opts: StartEdgeOptions): Promise<EdgeHandle> {
     finalize: (site, creq, r) => {
       // plain-HTTP requests of a site that redirects to HTTPS take the slow path (it answers the redirect)
       if (site.config.httpsRedirect && tls) return undefined;
-      return { ...r, headers: applyStaticPolicy(site.config.static, creq.url, r.status, r.headers) };
+      // a WAF site's requests are inspected on the slow path (fastpath.ts also refuses them)
+      if (site.waf) return undefined;
+      // the same X-Request-Id the slow path sends (proxy.ts head())
+      const headers = applyStaticPolicy(site.config.static, creq.url, r.status, r.headers);
+      return { ...r, headers: { ...headers, 'x-request-id': nextRequestId() } };
     },
   });
   await new Promise<void>((resolve, reject) => {
@@ -176,12 +189,14 @@ export async function startEdge(opts: StartEdgeOptions): Promise<EdgeHandle> {
       const loaded = isLoaded(next) ? next : loadConfig(next);
       // the certificate store is built before anything is swapped, and swapped with the config
       const swapCerts = tls?.prepare(loaded);
-      const fresh = compileConfig(loaded, storage, clock, compiled);
+      const fresh = compileConfig(loaded, storage, clock, compiled, opts.onPurgeRequest);
       const old = compiled;
       startSites(fresh);
       compiled = fresh;
       swapCerts?.();
       stopSites(old);
+      // reload (SIGHUP) reopens the WAF log files: logrotate moves them, the next line creates them
+      wafLogs.reopen();
       logger.info({ sites: loaded.sites.length }, 'edge config reloaded');
     },
     async close() {
@@ -198,6 +213,7 @@ export async function startEdge(opts: StartEdgeOptions): Promise<EdgeHandle> {
       });
       await tlsClosed;
       await fastClosed;
+      await wafLogs.close();
     },
   };
 }

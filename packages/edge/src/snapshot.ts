@@ -1,6 +1,8 @@
-import type { EdgeSnapshot } from '@triplane/spec';
-import type { EdgeConfigInput } from './config.ts';
+import { join } from 'node:path';
+import type { EdgeSnapshot, WafPolicy } from '@triplane/spec';
+import type { EdgeConfigInput, SiteConfigInput } from './config.ts';
 import { checkPemPair } from './tls/pem.ts';
+import { CRS_APP_EXCLUSIONS } from './waf-config.ts';
 
 /**
  * Translates the control plane's EdgeSnapshot (packages/spec edge-snapshot.ts) into the edge's
@@ -13,8 +15,12 @@ import { checkPemPair } from './tls/pem.ts';
  * addresses (WordPress purges arrive from the app server) are allowed.
  * `staticTtlS` → `static.maxAgeS`: the browser max-age for static files the origin sends without
  * Cache-Control (a delivery header; the cache's own TTL still follows the origin and the profile).
+ * policies.waf → `waf` (`enabled: false` → off; mode, paranoia, thresholds, exclusions; the CRS
+ * application exclusions among `exclusionProfiles`, others such as `magento` have no CRS 3.3
+ * package and are skipped) and, when enabled, `maxRequestBodyBytes` → `maxBodyBytes`; `environmentId` labels WAF
+ * events; WAF log files go to `base.wafLogDir/<site>.log` and `<site>.audit.json` when set.
  * Not mapped yet: `ip-hash` (→ round-robin), `ignoreQueryParams`, `honorOriginCacheControl`,
- * waf/rate policies.
+ * rate policies.
  * Certificates: a site gets the snapshot certificate that covers its first host (exact or `*.` wildcard)
  * as inline PEM, when its key resolves (`keyRef` holding the PEM itself, or `base.resolveKey`) and the
  * pair is valid; otherwise (and for an invalid pair: one bad certificate must not reject the whole
@@ -29,6 +35,8 @@ export interface SnapshotListen {
   limits?: EdgeConfigInput['limits'];
   cache?: EdgeConfigInput['cache'];
   debugHeaders?: boolean;
+  /** Directory of the sites' WAF logs (`<site>.log`, `<site>.audit.json`); none = no WAF log files. */
+  wafLogDir?: string;
 }
 
 export function siteNameFor(environmentId: string): string {
@@ -48,11 +56,14 @@ export function configFromSnapshot(snap: EdgeSnapshot, base: SnapshotListen): Ed
     const hosts = snap.routes.filter((r) => r.environmentId === up.environmentId && r.redirectTo === null).map((r) => r.hostname);
     if (hosts.length === 0) continue;
     const cache = policies.get(up.environmentId)?.cache;
+    const waf = policies.get(up.environmentId)?.waf;
+    const name = siteNameFor(up.environmentId);
     const profile = !cache?.enabled ? 'off' : cache.profile;
     const members = up.state === 'running' ? up.members : [];
     const hc = up.healthCheck;
     sites.push({
-      name: siteNameFor(up.environmentId),
+      name,
+      environmentId: up.environmentId,
       hosts,
       upstreams: members.map((m) => `http://${m.address.includes(':') ? `[${m.address}]` : m.address}:${m.port}`),
       cache: cache
@@ -79,6 +90,8 @@ export function configFromSnapshot(snap: EdgeSnapshot, base: SnapshotListen): Ed
       timeouts: { connectMs: up.connectTimeoutMs, firstByteMs: up.readTimeoutMs },
       ...siteCertificate(snap, hosts[0] as string, base),
       ...(cache ? { static: { maxAgeS: cache.staticTtlS } } : {}),
+      ...(waf ? { waf: wafSite(waf, name, base) } : {}),
+      ...(waf?.enabled ? { maxBodyBytes: waf.maxRequestBodyBytes } : {}),
     });
   }
   const redirects = snap.routes
@@ -90,6 +103,22 @@ export function configFromSnapshot(snap: EdgeSnapshot, base: SnapshotListen): Ed
   if (base.debugHeaders !== undefined) out.debugHeaders = base.debugHeaders;
   if (base.tls) out.tls = base.tls;
   return out;
+}
+
+const APPS = new Set<string>(CRS_APP_EXCLUSIONS);
+
+function wafSite(w: WafPolicy, site: string, base: SnapshotListen): NonNullable<SiteConfigInput['waf']> {
+  if (!w.enabled) return { mode: 'off' };
+  return {
+    mode: w.mode,
+    paranoia: w.paranoiaLevel,
+    anomalyThreshold: { inbound: w.inboundAnomalyThreshold, outbound: w.outboundAnomalyThreshold },
+    applications: w.exclusionProfiles.filter((p) => APPS.has(p)) as NonNullable<
+      NonNullable<SiteConfigInput['waf']>['applications']
+    >,
+    ...(w.exclusions?.length ? { exclusions: w.exclusions } : {}),
+    ...(base.wafLogDir ? { log: join(base.wafLogDir, `${site}.log`), auditLog: join(base.wafLogDir, `${site}.audit.json`) } : {}),
+  };
 }
 
 function covers(names: readonly string[], host: string): boolean {

@@ -43,7 +43,7 @@ export class WafCompiler {
     };
     let waf: Waf;
     try {
-      waf = Waf.fromText(root, '<edge waf root>', { readFile });
+      waf = Waf.fromText(root, '/(edge waf root)', { readFile });
     } catch (e) {
       const err = e as TriplaneError;
       const d = (err.details ?? {}) as { file?: string; line?: number; reason?: string };

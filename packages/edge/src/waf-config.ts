@@ -39,7 +39,10 @@ export const SiteWafConfig = Type.Object(
         Type.Union([
           Type.Integer({ minimum: 1, maximum: 99_999_999 }),
           Type.Object(
-            { id: Type.Integer({ minimum: 1, maximum: 99_999_999 }), target: Type.String({ pattern: TARGET_RE, maxLength: 256 }) },
+            {
+              id: Type.Integer({ minimum: 1, maximum: 99_999_999 }),
+              target: Type.String({ pattern: TARGET_RE, maxLength: 256 }),
+            },
             { additionalProperties: false },
           ),
         ]),
@@ -72,15 +75,22 @@ export interface WafSettings {
 }
 
 /** Fills defaults; `mode: off` (or no `waf`) → undefined. Paths resolve against the config file's directory. */
-export function resolveWaf(w: SiteWafInput | undefined, cacheProfile: string, baseDir: string | undefined): WafSettings | undefined {
+export function resolveWaf(
+  w: SiteWafInput | undefined,
+  cacheProfile: string,
+  baseDir: string | undefined,
+): WafSettings | undefined {
   if (!w || w.mode === 'off') return undefined;
-  const abs = (p: string | undefined) => (p === undefined ? undefined : isAbsolute(p) || !baseDir ? resolve(p) : resolve(baseDir, p));
+  const abs = (p: string | undefined) =>
+    p === undefined ? undefined : isAbsolute(p) || !baseDir ? resolve(p) : resolve(baseDir, p);
   return {
     mode: w.mode,
     paranoia: w.paranoia ?? 1,
     inbound: w.anomalyThreshold?.inbound ?? 5,
     outbound: w.anomalyThreshold?.outbound ?? 4,
-    exclusions: (w.exclusions ?? []).map((e) => (typeof e === 'number' ? { id: e, target: undefined } : { id: e.id, target: e.target })),
+    exclusions: (w.exclusions ?? []).map((e) =>
+      typeof e === 'number' ? { id: e, target: undefined } : { id: e.id, target: e.target },
+    ),
     applications: w.applications ?? (cacheProfile === 'wordpress' || cacheProfile === 'woocommerce' ? ['wordpress'] : []),
     rules: abs(w.rules),
     log: abs(w.log),

@@ -230,7 +230,8 @@ export class WafExchange {
 
   #line(line: string): void {
     const file = this.#waf.settings.log;
-    if (file) this.#rt.logs.write(file, `[${new Date().toISOString()}] [${this.#site}] [client ${this.tx.req.remoteAddr}] ${line}`);
+    if (file)
+      this.#rt.logs.write(file, `[${new Date().toISOString()}] [${this.#site}] [client ${this.tx.req.remoteAddr}] ${line}`);
   }
 }
 

@@ -15,7 +15,13 @@ process.on('message', async (m: ToWorker) => {
   try {
     switch (m.t) {
       case 'start':
-        edge = await startEdge({ config: m.config, logger: log, reusePort: true });
+        edge = await startEdge({
+          config: m.config,
+          logger: log,
+          reusePort: true,
+          onPurgeRequest: (site, cmd) => send({ t: 'purged', site, commands: [cmd] }),
+          onWafEvent: (event) => send({ t: 'waf-event', event }),
+        });
         // constructing one installs prom-client's worker-side listener for the primary's metric requests
         new AggregatorRegistry();
         AggregatorRegistry.setRegistries([edge.metrics.registry]);

@@ -142,6 +142,21 @@ export const WafPolicy = Type.Object(
     /** CRS application exclusion profiles, e.g. `wordpress`. */
     exclusionProfiles: Type.Array(Type.String()),
     maxRequestBodyBytes: Type.Integer({ minimum: 0 }),
+    /** Per-environment rule exclusions: a rule id removes the rule, `{ id, target }` one target of it (e.g. `ARGS:content`). */
+    exclusions: Type.Optional(
+      Type.Array(
+        Type.Union([
+          Type.Integer({ minimum: 1, maximum: 99_999_999 }),
+          Type.Object(
+            {
+              id: Type.Integer({ minimum: 1, maximum: 99_999_999 }),
+              target: Type.String({ pattern: '^[A-Z_]+(:[^\\s"\'\\\\|,]+)?$', maxLength: 256 }),
+            },
+            { additionalProperties: false },
+          ),
+        ]),
+      ),
+    ),
   },
   { additionalProperties: false },
 );

@@ -4,6 +4,7 @@ export * from './api/jobs.ts';
 export * from './api/purge.ts';
 export * from './api/servers.ts';
 export * from './api/sites.ts';
+export * from './api/waf.ts';
 export * from './assignment.ts';
 export * from './edge-snapshot.ts';
 export * from './environment.ts';

@@ -7,4 +7,12 @@ export type { EngineMode, Rule, RuleSet } from './engine/model.ts';
 export type { Intervention, MatchEvent, RequestInput, ResponseInput, Transaction } from './engine/transaction.ts';
 export { Waf, type WafOptions } from './engine/waf.ts';
 export { WAF_CONFIG } from './errors.ts';
-export { type InjectionDetector, setInjectionDetector } from './libinjection/index.ts';
+export {
+  heuristicDetectorNotLibinjection,
+  type InjectionDetector,
+  injectionDetector,
+  libinjectionDetector,
+  setInjectionDetector,
+  useLibinjectionLibrary,
+  WAF_LIBINJECTION,
+} from './libinjection/index.ts';

@@ -54,13 +54,23 @@ export function registerEdge(program: Command): void {
       const { availableParallelism } = await import('node:os');
       const workers = o.workers === 'auto' ? availableParallelism() : Number(o.workers);
       if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw usageError('--workers: a number 1-256 or "auto"');
-      const [{ loadConfigFile, startEdge, startEdgeCluster, EdgeControlLink, yamlConfigParser }, YAML, { createLogger }] =
-        await Promise.all([import('@triplane/edge'), import('yaml'), import('@triplane/kernel')]);
+      const [
+        { loadConfigFile, startEdge, startEdgeCluster, EdgeControlLink, yamlConfigParser, WafEventShipper, readEdgeCredential },
+        YAML,
+        { createLogger },
+      ] = await Promise.all([import('@triplane/edge'), import('yaml'), import('@triplane/kernel')]);
       const logger = createLogger('edge');
       let stopLink = async () => {};
       let edge: RunningEdge;
+      // WAF events go to the control plane (--api mode), batched off the request path
+      const shipper = o.api
+        ? new WafEventShipper({ apiUrl: o.api, credential: () => readEdgeCredential(o.stateDir), logger })
+        : undefined;
+      const onWafEvent = shipper ? (e: Parameters<typeof shipper.push>[0]) => shipper.push(e) : undefined;
       const start = (config: unknown): Promise<RunningEdge> =>
-        workers > 1 ? startEdgeCluster({ config, workers, logger }) : startEdge({ config, logger });
+        workers > 1
+          ? startEdgeCluster({ config, workers, logger, ...(onWafEvent ? { onWafEvent } : {}) })
+          : startEdge({ config, logger, ...(onWafEvent ? { onWafEvent } : {}) });
       if (o.config) {
         const file = o.config;
         // YAML errors name the file and line (`edge.yaml:12: sites[0].upstreams[1]: …`)
@@ -83,6 +93,7 @@ export function registerEdge(program: Command): void {
             ...(o.listenMetrics ? { metrics: o.listenMetrics } : {}),
           },
           tls: { caDir: join(o.stateDir, 'tls') },
+          wafLogDir: join(o.stateDir, 'waf-log'),
         };
         const link = new EdgeControlLink({
           apiUrl: o.api as string,
@@ -91,7 +102,7 @@ export function registerEdge(program: Command): void {
           base,
           logger,
         });
-        edge = await start((await link.loadPersisted()) ?? { ...base, sites: [] });
+        edge = await start((await link.loadPersisted()) ?? { listen: base.listen, tls: base.tls, sites: [] });
         await link.connect();
         link.run(
           (cfg) => edge.reload(cfg),
@@ -118,5 +129,6 @@ export function registerEdge(program: Command): void {
       });
       await stopLink();
       await edge.close();
+      await shipper?.stop();
     });
 }

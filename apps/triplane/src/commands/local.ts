@@ -58,8 +58,11 @@ export function registerLocal(program: Command): void {
     .option('--database-url <url>', 'postgres://… to use PostgreSQL instead of SQLite')
     .option('--workers <n>', 'processes in the interactive/normal job worker pool', intArg('--workers', 0, 64))
     .option('--no-agent', 'do not run this machine as an app server (no agent, no demo site)')
-    .option('--edge-listen <host:port>', "the edge's HTTP listener", '127.0.0.1:8080')
-    .option('--edge-listen-https <host:port>', "the edge's HTTPS listener (platform CA certificates)", '127.0.0.1:8443')
+    .option('--edge-listen <host:port>', "the edge's HTTP listener (default 127.0.0.1:80 as root when free, else :8080)")
+    .option(
+      '--edge-listen-https <host:port>',
+      "the edge's HTTPS listener, platform CA certificates (default 127.0.0.1:443 as root when free, else :8443)",
+    )
     .option('--no-edge-listen-https', 'no HTTPS listener on the edge')
     .option('--no-edge', 'do not run the edge')
     .action(

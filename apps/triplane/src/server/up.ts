@@ -41,7 +41,8 @@ const portInUse = accepting;
 /** The demo site's URL through the edge: `*.localhost` resolves to the loopback address in curl and browsers. */
 function demoEdgeUrl(a: ListenAddress, scheme = 'http'): string {
   const loopback = ['127.0.0.1', '0.0.0.0', '::', '::1', 'localhost'].includes(a.host);
-  const url = loopback ? `http://${DEMO_DOMAIN}:${a.port}/` : `${urlFor(a)}/ (Host: ${DEMO_DOMAIN})`;
+  const std = a.port === (scheme === 'https' ? 443 : 80);
+  const url = loopback ? `http://${DEMO_DOMAIN}${std ? '' : `:${a.port}`}/` : `${urlFor(a)}/ (Host: ${DEMO_DOMAIN})`;
   return url.replace(/^http:/, `${scheme}:`);
 }
 
@@ -69,7 +70,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * `triplane up`: single-node mode. Initialise the store if needed, then run the control plane
  * as a supervised child process (restarted with backoff when it dies). Prints `api: <URL>` and
  * `token: <TOKEN>` once the API answers /readyz, then runs the edge (./up-edge.ts) on
- * --edge-listen (default 127.0.0.1:8080), printing `edge: <URL> …`. As root
+ * --edge-listen (default 127.0.0.1:80/443 as root when free, else 8080/8443), printing `edge: <URL> …`. As root
  * with Podman (and without `--no-agent`) it then runs this machine as the app server and a demo
  * WordPress site `demo.localhost` (./up-agent.ts), printing `site:`, `edge:` and `admin:` lines; otherwise it says why the
  * agent is not started. SIGTERM/SIGINT stop everything (pods keep running) and resolve (exit 0).
@@ -77,8 +78,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function runUp(f: UpFlags): Promise<void> {
   const dataDir = resolve(f.dataDir ?? defaultDataDir());
   const addr = parseListen(f.listen ?? '127.0.0.1:8800');
-  const edgeAddr = parseListen(f.edgeListen ?? '127.0.0.1:8080');
-  let edgeHttps = f.edgeListenHttps === false ? undefined : parseListen(f.edgeListenHttps ?? '127.0.0.1:8443');
+  // WordPress is installed as https://<domain> (no port): links only work when the edge is on 443, which
+  // root can bind; otherwise 8080/8443 (the site still answers there, its links point to 443).
+  const std = process.getuid?.() === 0 && f.edgeListen === undefined && f.edgeListenHttps === undefined;
+  const stdFree = std && !(await portInUse(parseListen('127.0.0.1:80'))) && !(await portInUse(parseListen('127.0.0.1:443')));
+  const edgeAddr = parseListen(f.edgeListen ?? (stdFree ? '127.0.0.1:80' : '127.0.0.1:8080'));
+  let edgeHttps =
+    f.edgeListenHttps === false ? undefined : parseListen(f.edgeListenHttps ?? (stdFree ? '127.0.0.1:443' : '127.0.0.1:8443'));
   const url = urlFor(addr);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const logDir = join(dataDir, 'logs');

@@ -16,7 +16,13 @@ test('newInstallIntent: defaults, request values, URL from the primary domain', 
   const b = newInstallIntent({ siteName: 'shop', domains: ['shop.example.com'], title: 'Shop', adminUser: 'boss' });
   assert.deepEqual(
     { ...b, adminPassword: '' },
-    { title: 'Shop', adminUser: 'boss', adminEmail: 'admin@shop.example.com', adminPassword: '', url: 'https://shop.example.com' },
+    {
+      title: 'Shop',
+      adminUser: 'boss',
+      adminEmail: 'admin@shop.example.com',
+      adminPassword: '',
+      url: 'https://shop.example.com',
+    },
   );
 });
 

@@ -213,6 +213,31 @@ export interface EdgePurgesTable {
   actor_id: string | null;
 }
 
+/** WAF events posted by edges (migration 004). */
+export interface WafEventsTable {
+  /** newSortableId('wafev'): time-ordered */
+  id: string;
+  environment_id: string;
+  edge_server_id: string | null;
+  received_at: string;
+  /** when the edge saw the request (ISO) */
+  event_time: string;
+  request_id: string;
+  client_ip: string;
+  method: string;
+  host: string;
+  uri: string;
+  status: number;
+  /** blocked | detected */
+  action: string;
+  anomaly_score: number;
+  outbound_anomaly_score: number;
+  /** `,942100,949110,` */
+  rule_ids: string;
+  /** JSON [{id, msg}] */
+  rules: string;
+}
+
 export interface DB {
   organizations: OrganizationsTable;
   users: UsersTable;
@@ -229,4 +254,5 @@ export interface DB {
   rate_limits: RateLimitsTable;
   state_revision: StateRevisionTable;
   edge_purges: EdgePurgesTable;
+  waf_events: WafEventsTable;
 }

@@ -8,16 +8,20 @@ import { parseActions, type RawAction } from '../config/parse-actions.ts';
 import { parseVariables, type VarSpec } from '../config/parse-variables.ts';
 import type { Directive } from '../config/reader.ts';
 import { configError, type SourcePos } from '../errors.ts';
+import { WAF_LIBINJECTION } from '../libinjection/native.ts';
 import { operators } from '../operators/registry.ts';
 import { compilePcre } from '../regex/compile.ts';
 import { type Transformation, transformations } from '../transformations/registry.ts';
 import { variables } from '../variables/registry.ts';
+import { foldConstants } from './fold.ts';
 import type { Disruptive, EngineMode, EngineSettings, NdAction, Rule, RuleSet, TargetSpec } from './model.ts';
 import { SEVERITIES } from './model.ts';
 import { assignPrefilterGroups } from './prefilter-groups.ts';
 
 export interface CompileOptions {
   readFile?: (file: string) => string;
+  /** compile-time folding of constant TX conditions (fold.ts); on by default */
+  fold?: boolean;
 }
 
 interface Defaults {
@@ -271,13 +275,48 @@ export function compileRuleSet(directives: readonly Directive[], opts: CompileOp
   if (pendingChain) throw configError(pendingChain, 'last rule says "chain" but no rule follows');
   // targets may have changed (SecRuleUpdateTargetBy…): settle caching, then group prefilters
   const every: Rule[] = [];
+  const chains = new Map<string, number>();
+  const chainIndex = (k: string): number => {
+    let i = chains.get(k);
+    if (i === undefined) {
+      i = chains.size;
+      chains.set(k, i);
+    }
+    return i;
+  };
   for (const r of byId.values())
     for (let l: Rule | undefined = r; l; l = l.chain) {
       l.cacheTargets = l.targets.length > 0 && l.targets.every((t) => t.variable.volatile !== true);
+      l.tchain = chainIndex(l.tkey);
+      l.txSpec = txSpecOf(l);
       every.push(l);
     }
-  assignPrefilterGroups(every);
-  return { settings, phases, byId, ruleCount };
+  const pf = assignPrefilterGroups(every);
+  const set: RuleSet = {
+    settings,
+    phases,
+    byId,
+    ruleCount,
+    chains: [...chains.keys()],
+    prefilterChains: pf.chains,
+    prefilterGroups: pf.groups,
+    foldStats: { always: 0, never: 0, dead: 0 },
+  };
+  if (opts.fold !== false) set.foldStats = foldConstants(set);
+  return set;
+}
+
+/** The rule's only target is TX:key or &TX:key: evaluate.ts reads it without a target list. */
+function txSpecOf(r: Rule): TargetSpec | undefined {
+  if (r.targets.length !== 1) return undefined;
+  const t = r.targets[0]!;
+  if (t.exclude || t.variable.persistent !== 'tx' || t.lkey === undefined) return undefined;
+  if (t.count)
+    t.countTargets = [
+      { coll: t.name, key: undefined, name: `&${t.name}:${t.key}`, value: '0' },
+      { coll: t.name, key: undefined, name: `&${t.name}:${t.key}`, value: '1' },
+    ];
+  return t;
 }
 
 function arg(d: Directive, i: number): string {
@@ -347,6 +386,10 @@ function emptyRule(pos: SourcePos): Rule {
     op: () => true,
     transforms: [],
     tkey: '',
+    tchain: 0,
+    txSpec: undefined,
+    folded: undefined,
+    foldedMatches: [],
     literals: undefined,
     prefilter: undefined,
     cacheTargets: false,
@@ -418,6 +461,7 @@ function buildRule(
       r.op = impl.compile(param, ctx);
       r.literals = impl.literals?.(param, ctx);
     } catch (e) {
+      if ((e as { code?: unknown }).code === WAF_LIBINJECTION) throw e; // an install fault, not a config one
       throw configError(d, `@${opName}: ${(e as Error).message}`);
     }
   }

@@ -17,8 +17,8 @@ import { idMatcher } from './compile.ts';
 import { formatLogLine } from './log.ts';
 import { expandMacros } from './macros.ts';
 import type { NdAction, Rule } from './model.ts';
-import type { RulePrefilter } from './prefilter-groups.ts';
-import { collectTargets, collectUnfiltered, type Target } from './targets.ts';
+import { EMPTY_SCAN, mayMatch, type RulePrefilter, type Scan, scanValue, uniteScan } from './prefilter-groups.ts';
+import { collectTargets, collectUnfiltered, stableTarget, type Target } from './targets.ts';
 import type { Transaction } from './transaction.ts';
 
 export function evaluatePhase(tx: Transaction, phase: number): void {
@@ -80,73 +80,123 @@ class OpTx implements OperatorTx {
   }
 }
 
-const opTxs = new WeakMap<Transaction, OpTx>();
-
 function evalRule(tx: Transaction, rule: Rule, starter: Rule): boolean {
   tx.currentRule = starter;
   if (rule.unconditional) {
-    onMatch(tx, rule, starter, { coll: '', key: undefined, name: '', value: '' }, '');
+    onMatch(tx, rule, starter, UNCONDITIONAL, '');
     return true;
   }
-  let otx = opTxs.get(tx);
-  if (!otx) {
+  if (rule.folded !== undefined) return evalFolded(tx, rule, starter);
+  let otx = tx.opTx as OpTx | undefined;
+  if (otx === undefined) {
     otx = new OpTx(tx);
-    opTxs.set(tx, otx);
+    tx.opTx = otx;
   }
   if (rule.prefilter && !prefilterHit(tx, rule.prefilter)) return false;
   otx.capturing = rule.capture;
+  const spec = rule.txSpec;
+  if (spec !== undefined && tx.removedTargets.length === 0) {
+    // TX:key / &TX:key alone (paranoia-level checks, scoring): no target list to build
+    const e = tx.txVars.get(spec.lkey!);
+    let t: Target;
+    if (spec.count) t = e === undefined ? spec.countTargets![0] : spec.countTargets![1];
+    else if (e === undefined) return false;
+    else t = stableTarget(spec.name, e);
+    return evalTarget(tx, rule, starter, otx, t);
+  }
   const targets = collectTargets(tx, rule);
   let any = false;
   for (const t of targets) {
-    if (rule.multiMatch) {
-      let v = t.value;
-      if (rule.op(v, otx) !== rule.negated) {
-        any = true;
-        onMatch(tx, rule, starter, t, v);
-        if (tx.halted) return true;
-      }
-      for (const tr of rule.transforms) {
-        const nv = tr.apply(v);
-        if (nv === v) continue;
-        v = nv;
-        if (rule.op(v, otx) !== rule.negated) {
-          any = true;
-          onMatch(tx, rule, starter, t, v);
-          if (tx.halted) return true;
-        }
-      }
-      continue;
-    }
-    const v = transformed(t, rule);
-    if (rule.op(v, otx) !== rule.negated) {
+    if (evalTarget(tx, rule, starter, otx, t)) {
       any = true;
-      onMatch(tx, rule, starter, t, v);
       if (tx.halted) return true;
     }
   }
   return any;
 }
 
-function prefilterHit(tx: Transaction, p: RulePrefilter): boolean {
-  let found = tx.prefilterCache.get(p.group);
-  if (!found) {
-    found = new Uint8Array(p.group.size);
-    const ex = p.group.example;
-    for (const t of collectUnfiltered(tx, ex)) p.group.scanner.scan(transformed(t, ex).toLowerCase(), found);
-    tx.prefilterCache.set(p.group, found);
+/** Runs the operator on one target (after transformations); true when it matched. */
+function evalTarget(tx: Transaction, rule: Rule, starter: Rule, otx: OpTx, t: Target): boolean {
+  if (rule.multiMatch) {
+    let any = false;
+    let v = t.value;
+    if (rule.op(v, otx) !== rule.negated) {
+      any = true;
+      onMatch(tx, rule, starter, t, v);
+      if (tx.halted) return true;
+    }
+    for (const tr of rule.transforms) {
+      const nv = tr.apply(v);
+      if (nv === v) continue;
+      v = nv;
+      if (rule.op(v, otx) !== rule.negated) {
+        any = true;
+        onMatch(tx, rule, starter, t, v);
+        if (tx.halted) return true;
+      }
+    }
+    return any;
   }
-  for (const i of p.lits) if (found[i] === 1) return true;
+  const v = transformed(tx, t.value, rule);
+  if (rule.op(v, otx) !== rule.negated) {
+    onMatch(tx, rule, starter, t, v);
+    return true;
+  }
   return false;
 }
 
-function transformed(t: Target, rule: Rule): string {
-  if (rule.transforms.length === 0) return t.value;
-  let v = t.tf?.get(rule.tkey);
+const UNCONDITIONAL: Target = { coll: '', key: undefined, name: '', value: '' };
+
+/** A rule whose outcome compile-time folding fixed (fold.ts): replay it without evaluating. */
+function evalFolded(tx: Transaction, rule: Rule, starter: Rule): boolean {
+  if (rule.folded === 'never') return false;
+  for (const m of rule.foldedMatches) {
+    onMatch(tx, rule, starter, { coll: '', key: undefined, name: m.name, value: m.value }, m.value);
+    if (tx.halted) return true;
+  }
+  return true;
+}
+
+function prefilterHit(tx: Transaction, p: RulePrefilter): boolean {
+  const g = p.group;
+  let found = tx.prefilterFound[g.index];
+  if (found === undefined) {
+    // once per group and phase: what the group's values hold, each value scanned once per chain
+    const c = g.chain;
+    let memo = tx.prefilterMemo[c.index];
+    if (memo === undefined) {
+      memo = new Map();
+      tx.prefilterMemo[c.index] = memo;
+    }
+    let acc: Scan | undefined;
+    for (const t of collectUnfiltered(tx, g.example)) {
+      let s = memo.get(t.value);
+      if (s === undefined) {
+        s = scanValue(c, transformed(tx, t.value, g.example));
+        memo.set(t.value, s);
+      }
+      acc = uniteScan(acc, s);
+    }
+    found = acc ?? EMPTY_SCAN;
+    tx.prefilterFound[g.index] = found;
+  }
+  return mayMatch(p, found);
+}
+
+/** The value after the rule's transformations, cached per transaction, chain and value. */
+function transformed(tx: Transaction, value: string, rule: Rule): string {
+  const n = rule.transforms.length;
+  if (n === 0) return value;
+  let cache = tx.tfCache[rule.tchain];
+  if (cache === undefined) {
+    cache = new Map();
+    tx.tfCache[rule.tchain] = cache;
+  }
+  let v = cache.get(value);
   if (v !== undefined) return v;
-  v = t.value;
-  for (const tr of rule.transforms) v = tr.apply(v);
-  if (!t.tf) t.tf = new Map();
-  t.tf.set(rule.tkey, v);
+  v = value;
+  for (let i = 0; i < n; i++) v = rule.transforms[i]!.apply(v);
+  cache.set(value, v);
   return v;
 }
 

@@ -1,3 +1,5 @@
+export const NONE: readonly number[] = Object.freeze([]);
+
 /**
  * Multi-literal scanner reporting every literal present: an Aho-Corasick automaton compiled
  * to a DFA over a compressed alphabet (bytes that occur in no literal share one class), held
@@ -12,6 +14,8 @@ export class LiteralScanner {
   private readonly hasOut: Uint8Array;
   private readonly out: number[][];
   private readonly dict: Int32Array;
+  /** scratch for found(): literals already reported in the current scan (all 0 between scans) */
+  private readonly seen: Uint8Array;
 
   constructor(literals: readonly string[]) {
     let nc = 1;
@@ -71,16 +75,38 @@ export class LiteralScanner {
     this.hasOut = hasOut;
     this.out = out;
     this.dict = dict;
+    this.seen = new Uint8Array(literals.length);
   }
 
-  /** Sets found[i] = 1 for every literal i occurring in text. */
-  scan(text: string, found: Uint8Array): void {
+  /** The distinct literals occurring in text (indexes); NONE when there are none. */
+  found(text: string): readonly number[] {
+    const { classOf, classes, delta, hasOut, out, dict, seen } = this;
+    let s = 0;
+    let ids: number[] | undefined;
+    for (let i = 0; i < text.length; i++) {
+      s = delta[s * classes + classOf[text.charCodeAt(i) & 0xff]!]!;
+      if (hasOut[s] === 0) continue;
+      ids ??= [];
+      for (let d = out[s]!.length > 0 ? s : dict[s]!; d >= 0; d = dict[d]!)
+        for (const w of out[d]!)
+          if (seen[w] === 0) {
+            seen[w] = 1;
+            ids.push(w);
+          }
+    }
+    if (ids === undefined) return NONE;
+    for (const w of ids) seen[w] = 0;
+    return ids;
+  }
+
+  /** Sets found[offset + i] = 1 for every literal i occurring in text. */
+  scan(text: string, found: Uint8Array, offset = 0): void {
     const { classOf, classes, delta, hasOut, out, dict } = this;
     let s = 0;
     for (let i = 0; i < text.length; i++) {
       s = delta[s * classes + classOf[text.charCodeAt(i) & 0xff]!]!;
       if (hasOut[s] === 0) continue;
-      for (let d = out[s]!.length > 0 ? s : dict[s]!; d >= 0; d = dict[d]!) for (const w of out[d]!) found[w] = 1;
+      for (let d = out[s]!.length > 0 ? s : dict[s]!; d >= 0; d = dict[d]!) for (const w of out[d]!) found[offset + w] = 1;
     }
   }
 }

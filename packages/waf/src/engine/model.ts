@@ -5,6 +5,7 @@ import type { CompiledPcre } from '../regex/compile.ts';
 import type { Transformation } from '../transformations/registry.ts';
 import type { Variable } from '../variables/registry.ts';
 import type { RulePrefilter } from './prefilter-groups.ts';
+import type { Target } from './targets.ts';
 
 export type EngineMode = 'On' | 'Off' | 'DetectionOnly';
 export type Disruptive = 'pass' | 'block' | 'deny' | 'drop' | 'allow' | 'redirect';
@@ -18,6 +19,8 @@ export interface TargetSpec extends VarSpec {
   cacheKey: string;
   /** the variable, resolved at compile time */
   variable: Variable;
+  /** &TX:key: the targets for "absent" and "present" (built once, see compile.ts) */
+  countTargets?: [Target, Target];
 }
 
 export type SetVarOp = 'set' | 'add' | 'sub' | 'delete';
@@ -51,8 +54,18 @@ export interface Rule {
   prefilter: RulePrefilter | undefined;
   /** no target is volatile (TX, MATCHED_VAR…): targets can be cached for the phase */
   cacheTargets: boolean;
-  /** identity of the transformation chain, for the per-target result cache */
+  /** identity of the transformation chain (names joined by `,`) */
   tkey: string;
+  /** index of the chain in RuleSet.chains (per-transaction transformation cache) */
+  tchain: number;
+  /** the rule's only target is TX:key or &TX:key (fast path in evaluate.ts), else undefined */
+  txSpec: TargetSpec | undefined;
+  /**
+   * Compile-time folding (fold.ts): 'never' = cannot match in any transaction, 'always' = matches
+   * in every transaction on exactly `foldedMatches` (display name and transformed value).
+   */
+  folded: 'always' | 'never' | undefined;
+  foldedMatches: Array<{ name: string; value: string }>;
   disruptive: Disruptive | undefined;
   status: number | undefined;
   redirectUrl: string | undefined;
@@ -109,6 +122,13 @@ export interface RuleSet {
   byId: Map<number, Rule>;
   /** number of SecRule/SecAction directives (chain links included) */
   ruleCount: number;
+  /** transformation chains by index (Rule.tchain) */
+  chains: string[];
+  /** number of prefilter chains and groups (prefilter-groups.ts) */
+  prefilterChains: number;
+  prefilterGroups: number;
+  /** what compile-time folding did (fold.ts), for tests and the benchmark */
+  foldStats: { always: number; never: number; dead: number };
 }
 
 export const SEVERITIES = ['EMERGENCY', 'ALERT', 'CRITICAL', 'ERROR', 'WARNING', 'NOTICE', 'INFO', 'DEBUG'];

@@ -5,7 +5,7 @@
 import type { Arg } from '../body/types.ts';
 import type { Variable } from '../variables/registry.ts';
 import type { Rule, TargetSpec } from './model.ts';
-import type { Transaction } from './transaction.ts';
+import type { Entry, Transaction } from './transaction.ts';
 
 export interface Target {
   /** upper-cased variable name */
@@ -15,8 +15,6 @@ export interface Target {
   /** ModSecurity display name, e.g. `ARGS:id`, `REQUEST_FILENAME`, `&TX:foo` */
   name: string;
   value: string;
-  /** transformation results by chain (Rule.tkey), shared by every rule inspecting this target */
-  tf?: Map<string, string>;
 }
 
 function excluded(spec: TargetSpec, t: Target): boolean {
@@ -81,13 +79,12 @@ function selectFresh(tx: Transaction, v: Variable, spec: TargetSpec, out: Target
   for (const e of entries) out.push({ coll: spec.name, key: e.name, name: `${spec.name}:${e.name}`, value: e.value });
 }
 
-const stableTargets = new WeakMap<Arg, Target>();
-
-function stableTarget(coll: string, e: Arg): Target {
-  let t = stableTargets.get(e);
-  if (!t) {
+/** TX/IP/… entries are replaced on every change, so the Target built for an entry stays valid. */
+export function stableTarget(coll: string, e: Entry): Target {
+  let t = e.target;
+  if (t === undefined || t.coll !== coll) {
     t = { coll, key: e.name, name: `${coll}:${e.name}`, value: e.value };
-    stableTargets.set(e, t);
+    e.target = t;
   }
   return t;
 }

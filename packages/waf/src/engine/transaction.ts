@@ -16,11 +16,17 @@ import { type MultipartFile, type MultipartResult, parseMultipart, strictError }
 import type { Arg } from '../body/types.ts';
 import { parseUrlEncoded } from '../body/urlencoded.ts';
 import { parseXmlBody, type XmlResult } from '../body/xml.ts';
+import type { OperatorTx } from '../operators/registry.ts';
 import type { CollectionStore, StoredCollection } from './collections.ts';
 import { evaluatePhase } from './evaluate.ts';
 import type { EngineMode, Rule, RuleSet, TargetSpec } from './model.ts';
-import type { PrefilterGroup } from './prefilter-groups.ts';
+import type { Scan } from './prefilter-groups.ts';
 import type { Target } from './targets.ts';
+
+/** A collection entry; `target` memoizes its Target (engine/targets.ts) while the entry lives. */
+export interface Entry extends Arg {
+  target?: Target | undefined;
+}
 
 function percentDecode(s: string): string {
   if (s.indexOf('%') < 0) return s;
@@ -133,8 +139,19 @@ export class Transaction {
   readonly targetCache = new Map<string, Target[]>();
   /** per-phase cache of each rule's final target list (engine/targets.ts) */
   readonly ruleTargetCache = new Map<Rule, Target[]>();
-  /** per-phase literal presence per prefilter group (prefilter-groups.ts) */
-  readonly prefilterCache = new Map<PrefilterGroup, Uint8Array>();
+  /** per prefilter chain, what each raw value holds once transformed, for the whole transaction (prefilter-groups.ts) */
+  readonly prefilterMemo: Array<Map<string, Scan> | undefined>;
+  /** what each prefilter group's values hold, during the current phase */
+  readonly prefilterFound: Array<Scan | undefined>;
+  /**
+   * Transformation results of this transaction by chain (RuleSet.chains index), keyed by the
+   * input value: CRS runs the same chains over the same values hundreds of times.
+   */
+  readonly tfCache: Array<Map<string, string> | undefined>;
+  /** the operator-facing view of this transaction (evaluate.ts) */
+  opTx: OperatorTx | undefined;
+  /** TX collection (lower-cased name → entry) */
+  readonly txVars = new Map<string, Entry>();
   readonly started: number;
   private readonly opts: TransactionOptions;
   private readonly collections = new Map<string, Map<string, Arg>>();
@@ -169,7 +186,10 @@ export class Transaction {
     const qs = parseUrlEncoded(this.queryString, rules.settings.argumentSeparator, rules.settings.argumentsLimit);
     this.argsGet = qs.args;
     if (qs.invalid > 0) this.urlencodedInvalid = true;
-    this.collections.set('tx', new Map());
+    this.collections.set('tx', this.txVars);
+    this.prefilterMemo = new Array(rules.prefilterChains).fill(undefined);
+    this.prefilterFound = new Array(rules.prefilterGroups).fill(undefined);
+    this.tfCache = new Array(rules.chains.length).fill(undefined);
   }
 
   // ---- phases
@@ -196,6 +216,11 @@ export class Transaction {
   }
 
   processResponseBody(): Intervention | undefined {
+    if (this.intervention) return this.intervention;
+    // phases always run in order (compile-time folding relies on it, see fold.ts)
+    if (this.phaseDone < 2) this.processRequestBody();
+    if (this.intervention) return this.intervention;
+    if (this.phaseDone < 3) this.runPhase(3);
     if (this.intervention) return this.intervention;
     return this.runPhase(4);
   }
@@ -373,7 +398,8 @@ export class Transaction {
     return [...m.values()];
   }
 
-  collectionGet(coll: string, lkey: string): Arg | undefined {
+  collectionGet(coll: string, lkey: string): Entry | undefined {
+    if (coll === 'tx') return this.txVars.get(lkey);
     const m = this.collections.get(coll);
     if (!m) return undefined;
     if (coll !== 'tx') this.expire(coll);
@@ -383,8 +409,9 @@ export class Transaction {
   collectionSet(coll: string, key: string, value: string): void {
     const m = this.collections.get(coll);
     if (!m) return;
-    m.set(key.toLowerCase(), { name: key, value });
-    this.persistent.get(coll)?.dirty.add(key.toLowerCase());
+    const lkey = key.toLowerCase();
+    m.set(lkey, { name: key, value, target: undefined } as Entry);
+    if (coll !== 'tx') this.persistent.get(coll)?.dirty.add(lkey);
   }
 
   collectionDelete(coll: string, key: string): void {
@@ -433,6 +460,6 @@ export class Transaction {
   clearTargetCaches(): void {
     this.targetCache.clear();
     this.ruleTargetCache.clear();
-    this.prefilterCache.clear();
+    this.prefilterFound.fill(undefined);
   }
 }

@@ -1,9 +1,10 @@
 /**
- * Heuristic SQLi/XSS detection — a placeholder for libinjection (see index.ts), kept
- * deliberately narrow to limit false positives on ordinary text.
- * Inputs are latin1 byte strings.
+ * Heuristic SQLi/XSS detection — NOT libinjection. Only for callers that explicitly opt in
+ * (`setInjectionDetector(heuristicDetectorNotLibinjection)`) on a host without Debian's
+ * libmodsecurity3; its verdicts and pseudo fingerprints differ from libinjection's. Kept
+ * deliberately narrow to limit false positives on ordinary text. Inputs are latin1 byte strings.
  */
-import type { InjectionDetector, SqliResult } from './index.ts';
+import type { InjectionDetector, SqliResult } from './types.ts';
 
 const SQLI: Array<[string, RegExp]> = [
   // quote breakout followed by a boolean operator: 1' or '1'='1, " or 1=1 --
@@ -44,4 +45,4 @@ function xss(input: string): boolean {
   return false;
 }
 
-export const heuristicDetector: InjectionDetector = { name: 'heuristic (not libinjection)', sqli, xss };
+export const heuristicDetectorNotLibinjection: InjectionDetector = { name: 'heuristic (not libinjection)', sqli, xss };

@@ -1,44 +1,46 @@
 /**
  * @detectSQLi / @detectXSS seam.
  *
- * ModSecurity runs libinjection (SQLi: tokenizer → 5-token fingerprint → lookup among ~9.3k
- * known fingerprints; XSS: HTML5 tokenizer + blacklists). This module is the contract the
- * operators call; the implementation is swappable with `setInjectionDetector` so a faithful
- * one (a TypeScript port tested differentially against the C library, or the C library via
- * FFI/WebAssembly) can replace the first one without touching the engine.
+ * Default: libinjection itself (libinjection.ts → native.ts, Debian's libmodsecurity3 through
+ * koffi), loaded on first use. A rule set that uses either operator is compiled against the
+ * detector in force at that moment (operators/detect-*.ts call `injectionDetector()` at compile
+ * time), so a missing library fails the WAF's construction with TRIPLANE_ERR_WAF_LIBINJECTION
+ * naming the package to install — never a WAF that silently lets SQLi/XSS through.
  *
- * FIRST IMPLEMENTATION ONLY: `heuristicDetector` (heuristic.ts) is a small set of patterns for
- * the classic shapes, NOT libinjection. Its verdicts differ from libinjection's; CRS rules
- * 942100 and 941100/941101 are only as good as it is until the real detector lands.
+ * `setInjectionDetector` swaps the implementation for WAFs built afterwards. The only other
+ * implementation shipped is `heuristicDetectorNotLibinjection`, an explicit opt-in for hosts
+ * without the library: a few patterns for the classic shapes, with verdicts that differ from
+ * libinjection's (CRS 942100/941100/941101 lose accuracy).
  */
-import { heuristicDetector } from './heuristic.ts';
+import { libinjectionDetector } from './libinjection.ts';
+import { LIBINJECTION_LIBRARY, loadLibinjection } from './native.ts';
+import type { InjectionDetector } from './types.ts';
 
-export interface SqliResult {
-  isInjection: boolean;
-  /** libinjection fingerprint (e.g. `s&sos`); the heuristic returns a pseudo fingerprint */
-  fingerprint: string;
-}
+export { heuristicDetectorNotLibinjection } from './heuristic.ts';
+export { libinjectionDetector } from './libinjection.ts';
+export { LIBINJECTION_LIBRARY, LIBINJECTION_PACKAGE, loadLibinjection, WAF_LIBINJECTION } from './native.ts';
+export type { InjectionDetector, SqliResult } from './types.ts';
 
-export interface InjectionDetector {
-  readonly name: string;
-  sqli(input: string): SqliResult;
-  xss(input: string): boolean;
-}
+let current: InjectionDetector | undefined;
+let library = LIBINJECTION_LIBRARY;
 
-let current: InjectionDetector = heuristicDetector;
-
+/** Replaces the detector for rule sets compiled from now on. */
 export function setInjectionDetector(d: InjectionDetector): void {
   current = d;
 }
 
+/**
+ * Makes libinjection from `file` (a shared object exporting libinjection_sqli/_xss, e.g. a
+ * newer libinjection build) the detector for rule sets compiled from now on. Loaded on first
+ * use, so a bad path surfaces as TRIPLANE_ERR_WAF_LIBINJECTION at WAF construction.
+ */
+export function useLibinjectionLibrary(file: string): void {
+  library = file;
+  current = undefined;
+}
+
+/** The detector in force; loads libinjection on first use (throws TRIPLANE_ERR_WAF_LIBINJECTION). */
 export function injectionDetector(): InjectionDetector {
+  current ??= libinjectionDetector(loadLibinjection(library));
   return current;
-}
-
-export function detectSqli(input: string): SqliResult {
-  return current.sqli(input);
-}
-
-export function detectXss(input: string): boolean {
-  return current.xss(input);
 }

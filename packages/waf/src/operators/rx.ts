@@ -1,4 +1,5 @@
 import { type CompiledPcre, compilePcre } from '../regex/compile.ts';
+import { hasAnyByte } from '../regex/required.ts';
 import type { Operator, OperatorTx } from './types.ts';
 
 /**
@@ -54,6 +55,8 @@ function lower(s: string): string {
 function exec(c: CompiledPcre, input: string, tx: OperatorTx): boolean {
   const cap = c.linearSafe ? GUARDED_INPUT_CAP : UNGUARDED_INPUT_CAP;
   const s = input.length <= cap ? input : input.slice(0, cap);
+  // necessary conditions (regex/required.ts): too short, or none of the bytes a match needs
+  if (s.length < c.minLength || (c.requiredBytes !== undefined && !hasAnyByte(s, c.requiredBytes))) return false;
   if (c.prefilter) {
     const l = lower(s);
     let hit = false;

@@ -1,6 +1,7 @@
 import { installRegexGuard, isLinearSafe } from './guard.ts';
 import { translatePcre } from './pcre.ts';
 import { prefilterFor } from './prefilter.ts';
+import { requiredOf } from './required.ts';
 
 export interface CompiledPcre {
   pattern: string;
@@ -11,6 +12,10 @@ export interface CompiledPcre {
   linearSafe: boolean;
   /** lower-cased literals a match must contain one of (prefilter.ts), if any */
   prefilter: string[] | undefined;
+  /** no match is shorter (required.ts) */
+  minLength: number;
+  /** bytes a match contains one of (required.ts), if known */
+  requiredBytes: Uint8Array | undefined;
 }
 
 const cache = new Map<string, CompiledPcre>();
@@ -24,7 +29,16 @@ export function compilePcre(pattern: string): CompiledPcre {
   const re = new RegExp(t.source, t.flags);
   // patterns built from macros at request time must not grow the cache without bound
   if (cache.size >= 10_000) cache.clear();
-  c = { pattern, re, groupMap: t.groupMap, linearSafe: isLinearSafe(t.source, t.flags), prefilter: prefilterFor(t.source) };
+  const req = requiredOf(t.source, t.flags);
+  c = {
+    pattern,
+    re,
+    groupMap: t.groupMap,
+    linearSafe: isLinearSafe(t.source, t.flags),
+    prefilter: prefilterFor(t.source),
+    minLength: req.minLength,
+    requiredBytes: req.bytes,
+  };
   cache.set(pattern, c);
   return c;
 }

@@ -5,6 +5,8 @@ import type { Transformation } from './types.ts';
  * drop a space before `/` or `(`, lowercase (ASCII).
  */
 function apply(s: string): string {
+  // nothing to drop, collapse or lower-case: the value is its own result
+  if (!/[A-Z"'\\^ ,;\t\r\n]/.test(s)) return s;
   let out = '';
   let space = false;
   for (let i = 0; i < s.length; i++) {

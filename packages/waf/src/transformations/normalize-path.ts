@@ -5,7 +5,8 @@ import type { Transformation } from './types.ts';
  * the start of the path; a relative path keeps its leading `../`), keep a trailing slash.
  */
 export function normalizePathStr(s: string): string {
-  if (s === '') return s;
+  // no separator: nothing to collapse or resolve (only `.` and `..` change)
+  if (s.indexOf('/') < 0 && s !== '.' && s !== '..') return s;
   const absolute = s.startsWith('/');
   const trailing = s.endsWith('/') || s.endsWith('/.') || s.endsWith('/..') || s === '.' || s === '..';
   const parts = s.split('/');

@@ -2,6 +2,7 @@ import type { Migration, MigrationProvider } from 'kysely/migration';
 import * as m001 from './001-initial.ts';
 import * as m002 from './002-install-intent.ts';
 import * as m003 from './003-edge-purges.ts';
+import * as m004 from './004-waf-events.ts';
 
 /**
  * Versioned migrations, in order. Add a new file `NNN-name.ts` and list it here;
@@ -11,6 +12,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '001-initial': m001,
   '002-install-intent': m002,
   '003-edge-purges': m003,
+  '004-waf-events': m004,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { loadEdgeSnapshot } from '../../../desired/edge-snapshot.ts';
 import { errorResponses } from '../../errors.ts';
 import { etagOf, serveWatched, watchRegistry } from '../agents/watch.ts';
+import { registerWafEventsIngest } from './waf-events.ts';
 
 /**
  * /api/v1/edge/snapshot — the edge's whole configuration (shape documented in
@@ -16,6 +17,7 @@ export default async function edgeRoutes(base: FastifyInstance): Promise<void> {
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
   const { store, clock } = app.ctx;
   const active = watchRegistry(app);
+  registerWafEventsIngest(base);
 
   app.get(
     '/edge/snapshot',

@@ -32,6 +32,7 @@ import { environmentsOfSite, requireConfirm, requireEnvironmentRole } from '../s
 import { toEnvironment } from '../sites/dto.ts';
 import { registerPurgeRoute } from './purge.ts';
 import { checkPlan, checkServerIds, mergePhp, mergeResources, newEnvironmentRow, resolveReplicas } from './rules.ts';
+import { registerWafEventsRoute } from './waf-events.ts';
 
 const TAGS = ['environments'];
 const EnvParams = Type.Object({ id: Id }, { additionalProperties: false });
@@ -58,6 +59,7 @@ export default async function environmentsRoutes(base: FastifyInstance): Promise
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
   const { store } = app.ctx;
   registerPurgeRoute(base);
+  registerWafEventsRoute(base);
 
   app.get(
     '/sites/:siteId/environments',

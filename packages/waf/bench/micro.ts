@@ -1,0 +1,150 @@
+/**
+ * Micro-measurement of the engine's CPU cost per request (a script, not a test or a load test):
+ * builds the two requests of ../shared/bench/waf-anchors/get.lua and post.lua (headers, method
+ * and body read from those files), loads the CRS PL1 profile the anchor uses
+ * (../shared/tools/crs-ftw/profiles/crs-pl1.conf), runs N transactions through all five phases
+ * and prints µs/request (min and median of rounds), GC counts and bytes allocated per request.
+ *
+ *   node packages/waf/bench/micro.ts [--n 2000] [--rounds 5] [--only get|post] [--profile FILE]
+ *   node --cpu-prof --cpu-prof-dir=/tmp/prof packages/waf/bench/micro.ts --only get --n 20000 --rounds 1
+ *
+ * The engine's results are checked too: a benign request must produce no match event.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import v8 from 'node:v8';
+import type { RequestInput } from '../src/engine/transaction.ts';
+import { Waf } from '../src/engine/waf.ts';
+
+const here = path.dirname(new URL(import.meta.url).pathname);
+const shared = path.resolve(here, '../../../../shared');
+const { values } = parseArgs({
+  options: {
+    n: { type: 'string', default: '2000' },
+    rounds: { type: 'string', default: '5' },
+    only: { type: 'string' },
+    profile: { type: 'string', default: path.join(shared, 'tools/crs-ftw/profiles/crs-pl1.conf') },
+    anchors: { type: 'string', default: path.join(shared, 'bench/waf-anchors') },
+    // wrk takes the URL on its command line; the GET carries 5 query args
+    'get-uri': { type: 'string', default: '/shop/products?category=shoes&color=blue&size=42&sort=price&page=2' },
+    'post-uri': { type: 'string', default: '/checkout' },
+  },
+});
+
+interface WrkScript {
+  method: string;
+  headers: Array<[string, string]>;
+  body: string | undefined;
+}
+
+/** The subset of wrk's Lua the anchor scripts use: method, headers[...] and a [[long string]] body. */
+function readWrkScript(file: string): WrkScript {
+  const text = fs.readFileSync(file, 'latin1');
+  const method = /wrk\.method\s*=\s*"([^"]+)"/.exec(text)?.[1] ?? 'GET';
+  const headers: Array<[string, string]> = [];
+  for (const m of text.matchAll(/wrk\.headers\["([^"]+)"\]\s*=\s*"([^"]*)"/g)) headers.push([m[1]!, m[2]!]);
+  const body = /wrk\.body\s*=\s*\[\[([\s\S]*?)\]\]/.exec(text)?.[1];
+  return { method, headers, body };
+}
+
+function request(script: WrkScript, uri: string, i: number): RequestInput {
+  const headers = script.headers.slice();
+  // wrk adds Content-Length for a body
+  if (script.body !== undefined) headers.push(['Content-Length', String(script.body.length)]);
+  return {
+    method: script.method,
+    uri,
+    protocol: 'HTTP/1.1',
+    headers,
+    ...(script.body !== undefined ? { body: script.body } : {}),
+    remoteAddr: '127.0.0.1',
+    remotePort: 40000 + (i % 20000),
+    uniqueId: `bench-${i}`,
+  };
+}
+
+const RESPONSE = {
+  status: 200,
+  protocol: 'HTTP/1.1',
+  headers: [
+    ['Content-Type', 'text/plain'],
+    ['Content-Length', '3'],
+  ] as Array<[string, string]>,
+  body: 'ok\n',
+};
+
+function runOne(waf: Waf, req: RequestInput): number {
+  const tx = waf.transaction(req);
+  tx.processRequestHeaders();
+  tx.processRequestBody();
+  tx.processResponseHeaders(RESPONSE);
+  tx.processResponseBody();
+  tx.processLogging();
+  return tx.events.length;
+}
+
+/** Bytes allocated on the V8 heap during fn: heap growth between GCs, summed. */
+function measure(fn: () => void): { ms: number; cpuMs: number; gcs: number; scavenges: number; allocated: number } {
+  const prof = new v8.GCProfiler();
+  const heap0 = process.memoryUsage().heapUsed;
+  prof.start();
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  fn();
+  const t1 = performance.now();
+  const c1 = process.cpuUsage(c0);
+  const heap1 = process.memoryUsage().heapUsed;
+  const stats = prof.stop()?.statistics ?? [];
+  let allocated = 0;
+  let last = heap0;
+  let scavenges = 0;
+  for (const s of stats) {
+    allocated += Math.max(0, s.beforeGC.heapStatistics.usedHeapSize - last);
+    last = s.afterGC.heapStatistics.usedHeapSize;
+    if (s.gcType === 'Scavenge' || s.gcType === 'MinorMarkSweep') scavenges++;
+  }
+  allocated += Math.max(0, heap1 - last);
+  return { ms: t1 - t0, cpuMs: (c1.user + c1.system) / 1000, gcs: stats.length, scavenges, allocated };
+}
+
+const t0 = performance.now();
+const tmp = os.tmpdir();
+const profileDir = path.dirname(values.profile);
+const subst = (p: string) => p.replaceAll('PROFILE_DIR', profileDir).replaceAll('LOG_DIR', tmp).replaceAll('RUN_DIR', tmp);
+const waf = Waf.fromFile(values.profile, { rewritePath: subst });
+console.log(
+  `${path.basename(values.profile)}: ${waf.rules.ruleCount} rules compiled in ${(performance.now() - t0).toFixed(0)} ms`,
+);
+
+const n = Number(values.n);
+const rounds = Number(values.rounds);
+const cases: Array<[string, WrkScript, string]> = [
+  ['GET', readWrkScript(path.join(values.anchors, 'get.lua')), values['get-uri']],
+  ['POST', readWrkScript(path.join(values.anchors, 'post.lua')), values['post-uri']],
+];
+for (const [label, script, uri] of cases) {
+  if (values.only !== undefined && values.only.toUpperCase() !== label) continue;
+  const reqs = Array.from({ length: 64 }, (_, i) => request(script, uri, i));
+  const events = runOne(waf, reqs[0]!);
+  if (events !== 0) throw new Error(`${label}: the benign request matched ${events} rule(s)`);
+  // warm-up: let V8 optimize the hot paths before measuring
+  for (let i = 0; i < Math.max(200, n / 4); i++) runOne(waf, reqs[i % 64]!);
+  const per: number[] = [];
+  let last: ReturnType<typeof measure> | undefined;
+  for (let r = 0; r < rounds; r++) {
+    last = measure(() => {
+      for (let i = 0; i < n; i++) runOne(waf, reqs[i % 64]!);
+    });
+    per.push((last.cpuMs * 1000) / n);
+  }
+  per.sort((a, b) => a - b);
+  const m = last!;
+  console.log(
+    `${label.padEnd(4)} ${uri}${script.body !== undefined ? ` (${script.body.length} B body)` : ''}: ` +
+      `CPU ${per[0]!.toFixed(1)} µs/req min, ${per[Math.floor(per.length / 2)]!.toFixed(1)} median of ${rounds}×${n}; ` +
+      `last round: wall ${((m.ms * 1000) / n).toFixed(1)} µs/req, ${(m.allocated / n / 1024).toFixed(1)} KiB allocated/req, ` +
+      `${m.gcs} GCs (${m.scavenges} scavenges)`,
+  );
+}
