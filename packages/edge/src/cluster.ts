@@ -132,6 +132,8 @@ export async function startEdgeCluster(opts: EdgeClusterOptions): Promise<EdgeCl
     },
   });
   const workers = new Set<Worker>();
+  /** Forked, not ready yet (a respawn may be starting when close() runs). */
+  const starting = new Set<Worker>();
   let closing = false;
   let address: AddressInfo | undefined;
   let httpsAddress: AddressInfo | undefined;
@@ -142,10 +144,18 @@ export async function startEdgeCluster(opts: EdgeClusterOptions): Promise<EdgeCl
   const spawn = (): Promise<Worker> =>
     new Promise((resolve, reject) => {
       const w = cluster.fork();
+      starting.add(w);
+      w.once('exit', () => starting.delete(w));
       const onMessage = (m: FromWorker) => {
         if (m.t === 'ready') {
+          starting.delete(w);
           w.off('message', onMessage);
           w.off('exit', onEarlyExit);
+          if (closing) {
+            // close() ran while this worker was starting (a respawn): it must not outlive the primary's close
+            void retire(w).then(() => resolve(w));
+            return;
+          }
           address ??= m.address;
           httpsAddress ??= m.httpsAddress;
           workers.add(w);
@@ -254,6 +264,8 @@ export async function startEdgeCluster(opts: EdgeClusterOptions): Promise<EdgeCl
     pids: () => [...workers].map((w) => w.process.pid ?? 0),
     async close() {
       closing = true;
+      // a worker still starting has served nothing: stop it now, it must not outlive close()
+      for (const w of starting) w.process.kill('SIGKILL');
       metricsServer?.closeAllConnections();
       metricsServer?.close();
       await Promise.all([...workers].map(retire));

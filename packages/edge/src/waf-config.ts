@@ -119,6 +119,9 @@ export function wafRootText(s: WafSettings): string {
       `Include "${CRS_LOCAL_BEFORE}"`,
       `Include "${CRS_RULES_DIR}/*.conf"`,
       `Include "${CRS_LOCAL_AFTER}"`,
+      // after every phase-2 CRS rule: regex work past the per-transaction budget on crafted long values
+      // (operators/rx.ts) is refused, so padding can't buy a bypass (ModSecurity: PCRE limits → 200005)
+      `SecRule TX:MSC_PCRE_LIMITS_EXCEEDED "@eq 1" "id:200006,phase:2,t:none,log,deny,status:403,msg:'Regex work limit exceeded on a long value'"`,
     );
   }
   for (const e of s.exclusions) {

@@ -145,6 +145,20 @@ describe('edge WAF: in the request path', { skip: CRS_PRESENT ? false : 'Debian 
     assert.equal(origin.seen.at(-1)?.body, body);
   });
 
+  test('a payload after kilobytes of padding in one value is still refused (no bypass by padding)', async () => {
+    const before = origin.hits;
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    const pad = 'lorem+ipsum+dolor+sit+amet+'.repeat(1200); // ~32 KB of one value
+    const r = await httpGet(edge.address.port, '/form', {
+      host: 'blk.example',
+      method: 'POST',
+      headers: form,
+      body: `comment=${pad}1'+union+all+select+password+from+users--+${pad}`,
+    });
+    assert.equal(r.status, 403);
+    assert.equal(origin.hits, before);
+  });
+
   test('bodies past the inspection limit: the first bytes are inspected, the whole body is forwarded', async () => {
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
     const early = await httpGet(edge.address.port, '/form', {

@@ -38,8 +38,8 @@ process.on('message', async (m: ToWorker) => {
         edge?.purge(m.site, m.commands);
         return;
       case 'shutdown':
-        await edge?.close();
-        process.exit(0);
+        drain();
+        return;
     }
   } catch (e) {
     if (m.t === 'start') {
@@ -50,10 +50,15 @@ process.on('message', async (m: ToWorker) => {
   }
 });
 
-// Ctrl-C reaches the whole process group: the primary coordinates the shutdown, workers wait for it.
-process.on('SIGINT', () => {});
-process.on('SIGTERM', () => {});
-// The primary going away (crash, SIGKILL) must not leave orphaned workers holding connections.
-process.on('disconnect', () => {
+// SIGTERM/SIGINT (Ctrl-C reaches the whole process group): drain and exit; the primary respawns a
+// worker that exits while the edge is not closing.
+let draining = false;
+const drain = () => {
+  if (draining) return;
+  draining = true;
   void (edge?.close() ?? Promise.resolve()).finally(() => process.exit(0));
-});
+};
+process.once('SIGINT', drain);
+process.once('SIGTERM', drain);
+// The primary going away (crash, SIGKILL) must not leave orphaned workers holding connections.
+process.on('disconnect', drain);

@@ -287,6 +287,7 @@ export function compileRuleSet(directives: readonly Directive[], opts: CompileOp
   for (const r of byId.values())
     for (let l: Rule | undefined = r; l; l = l.chain) {
       l.cacheTargets = l.targets.length > 0 && l.targets.every((t) => t.variable.volatile !== true);
+      l.targetsKey = l.targets.map((t) => (t.exclude ? '!' : '') + t.cacheKey).join('|');
       l.tchain = chainIndex(l.tkey);
       l.txSpec = txSpecOf(l);
       every.push(l);
@@ -393,6 +394,7 @@ function emptyRule(pos: SourcePos): Rule {
     literals: undefined,
     prefilter: undefined,
     cacheTargets: false,
+    targetsKey: '',
     disruptive: undefined,
     status: undefined,
     redirectUrl: undefined,

@@ -17,7 +17,15 @@ import { idMatcher } from './compile.ts';
 import { formatLogLine } from './log.ts';
 import { expandMacros } from './macros.ts';
 import type { NdAction, Rule } from './model.ts';
-import { EMPTY_SCAN, mayMatch, type RulePrefilter, type Scan, scanValue, uniteScan } from './prefilter-groups.ts';
+import {
+  EMPTY_SCAN,
+  forChain,
+  type GroupScan,
+  mayMatch,
+  type RulePrefilter,
+  scanLowered,
+  uniteScan,
+} from './prefilter-groups.ts';
 import { collectTargets, collectUnfiltered, stableTarget, type Target } from './targets.ts';
 import type { Transaction } from './transaction.ts';
 
@@ -36,7 +44,7 @@ export function evaluatePhase(tx: Transaction, phase: number): void {
       skipN--;
       continue;
     }
-    if (tx.isRemoved(r)) continue;
+    if ((tx.removedIds.length > 0 || tx.removedTags.length > 0) && tx.isRemoved(r)) continue;
     const matched = evalChain(tx, r);
     if (tx.halted) return;
     if (tx.allowed === 'all' || (tx.allowed === 'request' && phase <= 2)) return;
@@ -137,7 +145,7 @@ function evalTarget(tx: Transaction, rule: Rule, starter: Rule, otx: OpTx, t: Ta
     }
     return any;
   }
-  const v = transformed(tx, t.value, rule);
+  const v = rule.transforms.length === 0 ? t.value : transformed(tx, targetValueId(tx, t), rule);
   if (rule.op(v, otx) !== rule.negated) {
     onMatch(tx, rule, starter, t, v);
     return true;
@@ -151,7 +159,7 @@ const UNCONDITIONAL: Target = { coll: '', key: undefined, name: '', value: '' };
 function evalFolded(tx: Transaction, rule: Rule, starter: Rule): boolean {
   if (rule.folded === 'never') return false;
   for (const m of rule.foldedMatches) {
-    onMatch(tx, rule, starter, { coll: '', key: undefined, name: m.name, value: m.value }, m.value);
+    onMatch(tx, rule, starter, m, m.value);
     if (tx.halted) return true;
   }
   return true;
@@ -161,19 +169,43 @@ function prefilterHit(tx: Transaction, p: RulePrefilter): boolean {
   const g = p.group;
   let found = tx.prefilterFound[g.index];
   if (found === undefined) {
-    // once per group and phase: what the group's values hold, each value scanned once per chain
+    // once per group and phase: what the group's values hold. Values are numbered per
+    // transaction, so each (chain, value) scan is an array slot; each distinct lower-cased
+    // transformed value is scanned once per transaction, whatever the chain
     const c = g.chain;
     let memo = tx.prefilterMemo[c.index];
     if (memo === undefined) {
-      memo = new Map();
+      memo = [];
       tx.prefilterMemo[c.index] = memo;
     }
-    let acc: Scan | undefined;
-    for (const t of collectUnfiltered(tx, g.example)) {
-      let s = memo.get(t.value);
+    let ids = tx.groupValues.get(g.valuesKey);
+    if (ids === undefined) {
+      // the distinct values of these targets, `!` exclusions ignored (a superset is sound)
+      const seen = new Set<number>();
+      for (const t of collectUnfiltered(tx, g.example)) seen.add(tx.valueId(t.value));
+      ids = [...seen];
+      tx.groupValues.set(g.valuesKey, ids);
+    }
+    let acc: GroupScan | undefined;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      let s = memo[id];
       if (s === undefined) {
-        s = scanValue(c, transformed(tx, t.value, g.example));
-        memo.set(t.value, s);
+        const raw = tx.values[id]!;
+        const v = transformed(tx, id, g.example);
+        // most chains leave a benign value as it is: those share the raw value's scan
+        let shared = v === raw ? tx.rawScans[id] : undefined;
+        if (shared === undefined) {
+          const lowered = v.toLowerCase();
+          shared = tx.scanMemo.get(lowered);
+          if (shared === undefined) {
+            shared = scanLowered(c.shared, lowered);
+            tx.scanMemo.set(lowered, shared);
+          }
+          if (v === raw) tx.rawScans[id] = shared;
+        }
+        s = forChain(c, shared);
+        memo[id] = s;
       }
       acc = uniteScan(acc, s);
     }
@@ -183,20 +215,31 @@ function prefilterHit(tx: Transaction, p: RulePrefilter): boolean {
   return mayMatch(p, found);
 }
 
-/** The value after the rule's transformations, cached per transaction, chain and value. */
-function transformed(tx: Transaction, value: string, rule: Rule): string {
+/** The target's value number (Transaction.valueId), remembered on the target for this transaction. */
+function targetValueId(tx: Transaction, t: Target): number {
+  // some targets outlive a transaction (TX entries from a store, &TX counts): check whose id it is
+  if (t.vtx !== tx.serial) {
+    t.vid = tx.valueId(t.value);
+    t.vtx = tx.serial;
+  }
+  return t.vid!;
+}
+
+/** Value `id` after the rule's transformations, cached per transaction, chain and value. */
+function transformed(tx: Transaction, id: number, rule: Rule): string {
+  const value = tx.values[id]!;
   const n = rule.transforms.length;
   if (n === 0) return value;
   let cache = tx.tfCache[rule.tchain];
   if (cache === undefined) {
-    cache = new Map();
+    cache = [];
     tx.tfCache[rule.tchain] = cache;
   }
-  let v = cache.get(value);
+  let v = cache[id];
   if (v !== undefined) return v;
   v = value;
   for (let i = 0; i < n; i++) v = rule.transforms[i]!.apply(v);
-  cache.set(value, v);
+  cache[id] = v;
   return v;
 }
 

@@ -461,7 +461,7 @@ export function foldConstants(rs: RuleSet): RuleSet['foldStats'] {
         for (const [l, m] of agreed) {
           if (l.unconditional) continue;
           l.folded = m.length > 0 ? 'always' : 'never';
-          l.foldedMatches = m;
+          l.foldedMatches = m.map((x) => ({ coll: '', key: undefined, name: x.name, value: x.value }));
           if (m.length > 0) stats.always++;
           else stats.never++;
         }
@@ -471,6 +471,11 @@ export function foldConstants(rs: RuleSet): RuleSet['foldStats'] {
   }
   for (let phase = 1; phase <= 4; phase++)
     rs.phases[phase] = prune(rs.phases[phase]!, (r) => dead.has(r) || r.folded === 'never');
+  // a marker no remaining rule of its phase skips to does nothing
+  for (let phase = 1; phase <= 5; phase++) {
+    const targets = new Set(rs.phases[phase]!.map((r) => r.skipAfter).filter((m) => m !== undefined));
+    rs.phases[phase] = rs.phases[phase]!.filter((r) => r.marker === undefined || targets.has(r.marker));
+  }
   return stats;
 }
 

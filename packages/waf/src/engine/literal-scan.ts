@@ -9,7 +9,8 @@ export const NONE: readonly number[] = Object.freeze([]);
 export class LiteralScanner {
   private readonly classOf = new Uint8Array(256);
   private readonly classes: number;
-  private readonly delta: Int32Array;
+  /** transitions; 16-bit when the automaton has < 65 536 states (half the memory and cache) */
+  private readonly delta: Int32Array | Uint16Array;
   /** first literal index ending at a state via its dictionary chain, -1 when none */
   private readonly hasOut: Uint8Array;
   private readonly out: number[][];
@@ -45,7 +46,7 @@ export class LiteralScanner {
       out[s]!.push(idx);
     });
     const n = next.length;
-    const delta = new Int32Array(n * nc);
+    const delta = n < 0x10000 ? new Uint16Array(n * nc) : new Int32Array(n * nc);
     const fail = new Int32Array(n);
     const dict = new Int32Array(n).fill(-1);
     const queue: number[] = [];

@@ -54,6 +54,8 @@ export interface Rule {
   prefilter: RulePrefilter | undefined;
   /** no target is volatile (TX, MATCHED_VAR…): targets can be cached for the phase */
   cacheTargets: boolean;
+  /** identity of the target list (exclusions included), for sharing cached targets */
+  targetsKey: string;
   /** identity of the transformation chain (names joined by `,`) */
   tkey: string;
   /** index of the chain in RuleSet.chains (per-transaction transformation cache) */
@@ -65,7 +67,7 @@ export interface Rule {
    * in every transaction on exactly `foldedMatches` (display name and transformed value).
    */
   folded: 'always' | 'never' | undefined;
-  foldedMatches: Array<{ name: string; value: string }>;
+  foldedMatches: Target[];
   disruptive: Disruptive | undefined;
   status: number | undefined;
   redirectUrl: string | undefined;

@@ -19,14 +19,23 @@ import { compilePcre } from '../regex/compile.ts';
 import { LiteralScanner, NONE } from './literal-scan.ts';
 import type { Rule } from './model.ts';
 
+/** What every chain shares: one scanner over all literals, one byte summary table. */
+export interface PrefilterShared {
+  /** undefined when no rule has literals */
+  scanner: LiteralScanner | undefined;
+  /** 32-bit words in a bit set over the scanner's literals */
+  words: number;
+  /** byte of a lower-cased value → bits of the byte summary (see byteBits) */
+  bits: Int32Array;
+}
+
 /** All prefiltered rules with one transformation chain. */
 export interface PrefilterChain {
   /** position among the rule set's chains (Transaction.prefilterMemo) */
   index: number;
-  /** undefined when no rule of the chain has literals */
-  scanner: LiteralScanner | undefined;
-  /** byte → bit of the byte summary (shared by the rule set, see byteBits) */
-  bits: Int32Array;
+  shared: PrefilterShared;
+  /** bit set of the literals of this chain's rules */
+  mask: Int32Array;
 }
 
 export interface PrefilterGroup {
@@ -35,54 +44,83 @@ export interface PrefilterGroup {
   chain: PrefilterChain;
   /** position among the rule set's groups (Transaction.prefilterFound) */
   index: number;
+  /** identity of the group's targets without `!` exclusions (Transaction.groupValues) */
+  valuesKey: string;
 }
 
 export interface RulePrefilter {
   group: PrefilterGroup;
-  /** mask[i] === 1 when literal i of the chain's scanner is one of this rule's literals */
-  mask: Uint8Array | undefined;
-  /** bits (PrefilterChain.bits) of the bytes a match contains one of; 0 = no requirement */
+  /** bit set over the scanner's literals: this rule's literals (undefined: none required) */
+  mask: Int32Array | undefined;
+  /** summary bits of the bytes a match contains one of; 0 = no requirement */
   bits: number;
   /** no match is shorter */
   minLength: number;
 }
 
-/** What a value (or all values of a group) holds: literals found, bytes present, length. */
+/** What one lower-cased transformed value holds: literals found, bytes present, length. */
 export interface Scan {
   ids: readonly number[];
-  /** summary of the bytes present (PrefilterChain.bits) */
+  bits: number;
+  length: number;
+}
+
+/** The same for all values of a group (the literal lists of its values, not copied). */
+export interface GroupScan {
+  ids: Array<readonly number[]>;
   bits: number;
   /** the longest value */
   length: number;
 }
 
-export const EMPTY_SCAN: Scan = { ids: NONE, bits: 0, length: 0 };
-
-export function scanValue(chain: PrefilterChain, transformed: string): Scan {
-  const table = chain.bits;
+/**
+ * Scans a transformed value once lower-cased. Values that different chains transform alike
+ * (most benign values) share the scan (Transaction.scanMemo).
+ */
+export function scanLowered(shared: PrefilterShared, lowered: string): Scan {
+  const table = shared.bits;
   let bits = 0;
-  for (let i = 0; i < transformed.length; i++) bits |= table[transformed.charCodeAt(i) & 0xff]!;
-  const ids = chain.scanner ? chain.scanner.found(transformed.toLowerCase()) : NONE;
-  return { ids, bits, length: transformed.length };
+  for (let i = 0; i < lowered.length; i++) bits |= table[lowered.charCodeAt(i) & 0xff]!;
+  return { ids: shared.scanner ? shared.scanner.found(lowered) : NONE, bits, length: lowered.length };
+}
+
+/** A value's scan restricted to the literals of one chain's rules (shorter lists to check). */
+export function forChain(chain: PrefilterChain, s: Scan): Scan {
+  const ids = s.ids;
+  if (ids.length === 0) return s;
+  const mask = chain.mask;
+  let kept: number[] | undefined;
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i]!;
+    if ((mask[id >> 5]! >>> (id & 31)) & 1) {
+      if (kept !== undefined) kept.push(id);
+    } else if (kept === undefined) kept = ids.slice(0, i);
+  }
+  return kept === undefined ? s : { ids: kept.length > 0 ? kept : NONE, bits: s.bits, length: s.length };
 }
 
 /** Adds a value's scan to a group's (`into` is the group's own, never a value's). */
-export function uniteScan(into: Scan | undefined, s: Scan): Scan {
-  if (into === undefined) return { ids: s.ids, bits: s.bits, length: s.length };
-  if (s.ids.length > 0) into.ids = into.ids.length === 0 ? s.ids : into.ids.concat(s.ids);
+export function uniteScan(into: GroupScan | undefined, s: Scan): GroupScan {
+  if (into === undefined) return { ids: s.ids.length > 0 ? [s.ids] : [], bits: s.bits, length: s.length };
+  if (s.ids.length > 0) into.ids.push(s.ids);
   into.bits |= s.bits;
   if (s.length > into.length) into.length = s.length;
   return into;
 }
 
+export const EMPTY_SCAN: GroupScan = { ids: [], bits: 0, length: 0 };
+
 /** True when the group's values may satisfy the rule's operator. */
-export function mayMatch(p: RulePrefilter, s: Scan): boolean {
+export function mayMatch(p: RulePrefilter, s: GroupScan): boolean {
   if (s.length < p.minLength) return false;
   if (p.bits !== 0 && (p.bits & s.bits) === 0) return false;
   const mask = p.mask;
   if (mask === undefined) return true;
-  const ids = s.ids;
-  for (let i = 0; i < ids.length; i++) if (mask[ids[i]!] === 1) return true;
+  for (const ids of s.ids)
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      if ((mask[id >> 5]! >>> (id & 31)) & 1) return true;
+    }
   return false;
 }
 
@@ -112,6 +150,18 @@ function byteBits(required: Uint8Array[]): Int32Array {
   return table;
 }
 
+/** The table for lower-cased values: a byte also stands for every byte that lower-cases to it. */
+function foldCase(table: Int32Array): Int32Array {
+  const folded = new Int32Array(256);
+  for (let b = 0; b < 256; b++) {
+    const l = String.fromCharCode(b).toLowerCase();
+    const lc = l.length === 1 && l.charCodeAt(0) <= 0xff ? l.charCodeAt(0) : b;
+    folded[lc]! |= table[b]!;
+    folded[b]! |= table[b]!;
+  }
+  return folded;
+}
+
 function bitsOf(table: Int32Array, bytes: Uint8Array | undefined): number {
   if (!bytes) return 0;
   let bits = 0;
@@ -122,41 +172,52 @@ function bitsOf(table: Int32Array, bytes: Uint8Array | undefined): number {
 /** Groups the rules' prefilters; returns the number of chains and groups. */
 export function assignPrefilterGroups(rules: Iterable<Rule>): { chains: number; groups: number } {
   type Member = { rule: Rule; bytes: Uint8Array | undefined; minLength: number };
-  const chains = new Map<string, { literals: Map<string, number>; groups: Map<string, Member[]> }>();
+  const literals = new Map<string, number>();
+  const chains = new Map<string, Map<string, Member[]>>();
   for (const r of rules) {
     if (r.negated || r.multiMatch || !r.cacheTargets || r.targets.length === 0) continue;
     const req = rxRequirements(r);
     if (!r.literals && !req.bytes && req.minLength === 0) continue;
-    let c = chains.get(r.tkey);
-    if (!c) {
-      c = { literals: new Map(), groups: new Map() };
-      chains.set(r.tkey, c);
+    let groups = chains.get(r.tkey);
+    if (!groups) {
+      groups = new Map();
+      chains.set(r.tkey, groups);
     }
-    for (const l of r.literals ?? []) if (!c.literals.has(l)) c.literals.set(l, c.literals.size);
+    for (const l of r.literals ?? []) if (!literals.has(l)) literals.set(l, literals.size);
     const key = r.targets.map((t) => (t.exclude ? '!' : '') + t.cacheKey).join('|');
-    const members = c.groups.get(key);
+    const members = groups.get(key);
     const m = { rule: r, ...req };
     if (members) members.push(m);
-    else c.groups.set(key, [m]);
+    else groups.set(key, [m]);
   }
   const required: Uint8Array[] = [];
-  for (const c of chains.values()) for (const ms of c.groups.values()) for (const m of ms) if (m.bytes) required.push(m.bytes);
+  for (const groups of chains.values()) for (const ms of groups.values()) for (const m of ms) if (m.bytes) required.push(m.bytes);
   const table = byteBits(required);
+  const shared: PrefilterShared = {
+    scanner: literals.size > 0 ? new LiteralScanner([...literals.keys()]) : undefined,
+    words: (literals.size + 31) >> 5,
+    bits: foldCase(table),
+  };
   let chainIndex = 0;
   let groupIndex = 0;
-  for (const c of chains.values()) {
-    const chain: PrefilterChain = {
-      index: chainIndex++,
-      scanner: c.literals.size > 0 ? new LiteralScanner([...c.literals.keys()]) : undefined,
-      bits: table,
-    };
-    for (const members of c.groups.values()) {
-      const group: PrefilterGroup = { example: members[0]!.rule, chain, index: groupIndex++ };
+  for (const groups of chains.values()) {
+    const chain: PrefilterChain = { index: chainIndex++, shared, mask: new Int32Array(shared.words) };
+    for (const members of groups.values()) {
+      const example = members[0]!.rule;
+      const valuesKey = example.targets
+        .filter((t) => !t.exclude)
+        .map((t) => t.cacheKey)
+        .join('|');
+      const group: PrefilterGroup = { example, chain, index: groupIndex++, valuesKey };
       for (const { rule, bytes, minLength } of members) {
-        let mask: Uint8Array | undefined;
+        let mask: Int32Array | undefined;
         if (rule.literals) {
-          mask = new Uint8Array(c.literals.size);
-          for (const l of rule.literals) mask[c.literals.get(l)!] = 1;
+          mask = new Int32Array(shared.words);
+          for (const l of rule.literals) {
+            const id = literals.get(l)!;
+            mask[id >> 5]! |= 1 << (id & 31);
+            chain.mask[id >> 5]! |= 1 << (id & 31);
+          }
         }
         rule.prefilter = { group, mask, bits: bitsOf(table, bytes), minLength };
       }

@@ -15,6 +15,9 @@ export interface Target {
   /** ModSecurity display name, e.g. `ARGS:id`, `REQUEST_FILENAME`, `&TX:foo` */
   name: string;
   value: string;
+  /** Transaction.valueId of `value`, valid in the transaction whose serial is `vtx` (evaluate.ts) */
+  vid?: number;
+  vtx?: number;
 }
 
 function excluded(spec: TargetSpec, t: Target): boolean {
@@ -89,15 +92,25 @@ export function stableTarget(coll: string, e: Entry): Target {
   return t;
 }
 
-/** The rule's targets before per-transaction ctl removals (a superset, for prefiltering). */
+/** The rule's targets before `!` exclusions and ctl removals (a superset, for prefiltering). */
 export function collectUnfiltered(tx: Transaction, rule: Rule): Target[] {
-  return collectFresh(tx, rule, true);
+  const out: Target[] = [];
+  for (const spec of rule.targets) if (!spec.exclude) select(tx, spec, out);
+  return out;
 }
 
 export function collectTargets(tx: Transaction, rule: Rule): Target[] {
-  // a rule over non-volatile variables sees the same targets for the whole phase, unless a
-  // ctl changes exclusions (which clears the cache)
+  // a rule over non-volatile variables sees the same targets for the whole phase; rules with
+  // the same target list share them, unless a ctl removed targets (removals are per rule)
   if (rule.cacheTargets) {
+    if (tx.removedTargets.length === 0) {
+      let cached = tx.sharedTargetCache.get(rule.targetsKey);
+      if (!cached) {
+        cached = collectFresh(tx, rule);
+        tx.sharedTargetCache.set(rule.targetsKey, cached);
+      }
+      return cached;
+    }
     let cached = tx.ruleTargetCache.get(rule);
     if (!cached) {
       cached = collectFresh(tx, rule);
@@ -108,14 +121,14 @@ export function collectTargets(tx: Transaction, rule: Rule): Target[] {
   return collectFresh(tx, rule);
 }
 
-function collectFresh(tx: Transaction, rule: Rule, ignoreRemovals = false): Target[] {
+function collectFresh(tx: Transaction, rule: Rule): Target[] {
   const out: Target[] = [];
   let hasExclusions = false;
   for (const spec of rule.targets) {
     if (spec.exclude) hasExclusions = true;
     else select(tx, spec, out);
   }
-  const removed = !ignoreRemovals && tx.removedTargets.length > 0 ? tx.removedTargets.filter((r) => r.test(rule)) : [];
+  const removed = tx.removedTargets.length > 0 ? tx.removedTargets.filter((r) => r.test(rule)) : [];
   if (!hasExclusions && removed.length === 0) return out;
   return out.filter((t) => {
     if (t.key === undefined && t.name.startsWith('&')) return true;

@@ -20,7 +20,7 @@ import type { OperatorTx } from '../operators/registry.ts';
 import type { CollectionStore, StoredCollection } from './collections.ts';
 import { evaluatePhase } from './evaluate.ts';
 import type { EngineMode, Rule, RuleSet, TargetSpec } from './model.ts';
-import type { Scan } from './prefilter-groups.ts';
+import type { GroupScan, Scan } from './prefilter-groups.ts';
 import type { Target } from './targets.ts';
 
 /** A collection entry; `target` memoizes its Target (engine/targets.ts) while the entry lives. */
@@ -92,6 +92,8 @@ export interface TransactionOptions {
 
 type RemovedTarget = { test: (r: Rule) => boolean; target: TargetSpec };
 
+let serials = 0;
+
 export class Transaction {
   readonly req: RequestInput;
   res: ResponseInput | undefined;
@@ -137,17 +139,30 @@ export class Transaction {
   allowed: 'all' | 'request' | undefined;
   /** per-phase cache of non-volatile targets (engine/targets.ts) */
   readonly targetCache = new Map<string, Target[]>();
-  /** per-phase cache of each rule's final target list (engine/targets.ts) */
+  /** per-phase cache of each rule's final target list once a ctl removed targets (engine/targets.ts) */
   readonly ruleTargetCache = new Map<Rule, Target[]>();
-  /** per prefilter chain, what each raw value holds once transformed, for the whole transaction (prefilter-groups.ts) */
-  readonly prefilterMemo: Array<Map<string, Scan> | undefined>;
+  /** per-phase cache of final target lists by Rule.targetsKey, while no ctl removed targets */
+  readonly sharedTargetCache = new Map<string, Target[]>();
+  /** per prefilter chain, what each value (by valueId) holds once transformed (prefilter-groups.ts) */
+  readonly prefilterMemo: Array<Array<Scan | undefined> | undefined>;
+  /** distinct target values seen by prefilter groups, numbered (valueId) */
+  readonly values: string[] = [];
+  /** distinguishes this transaction from every other in the process (Target.vtx) */
+  readonly serial = ++serials;
+  /** the scan of each value itself (by valueId), for chains that leave it unchanged */
+  readonly rawScans: Array<Scan | undefined> = [];
+  private readonly valueIds = new Map<string, number>();
   /** what each prefilter group's values hold, during the current phase */
-  readonly prefilterFound: Array<Scan | undefined>;
+  readonly prefilterFound: Array<GroupScan | undefined>;
+  /** per-phase distinct values (valueId) of prefilter groups' targets, by PrefilterGroup.valuesKey */
+  readonly groupValues = new Map<string, number[]>();
+  /** scans by lower-cased transformed value, shared by every chain */
+  readonly scanMemo = new Map<string, Scan>();
   /**
    * Transformation results of this transaction by chain (RuleSet.chains index), keyed by the
    * input value: CRS runs the same chains over the same values hundreds of times.
    */
-  readonly tfCache: Array<Map<string, string> | undefined>;
+  readonly tfCache: Array<Array<string | undefined> | undefined>;
   /** the operator-facing view of this transaction (evaluate.ts) */
   opTx: OperatorTx | undefined;
   /** TX collection (lower-cased name → entry) */
@@ -457,9 +472,22 @@ export class Transaction {
     return false;
   }
 
+  /** A number for a target value, stable for the transaction. */
+  valueId(v: string): number {
+    let id = this.valueIds.get(v);
+    if (id === undefined) {
+      id = this.values.length;
+      this.values.push(v);
+      this.valueIds.set(v, id);
+    }
+    return id;
+  }
+
   clearTargetCaches(): void {
     this.targetCache.clear();
     this.ruleTargetCache.clear();
+    this.sharedTargetCache.clear();
     this.prefilterFound.fill(undefined);
+    this.groupValues.clear();
   }
 }

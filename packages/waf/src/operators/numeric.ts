@@ -1,7 +1,15 @@
 import { atoi, type Operator, withMacros } from './types.ts';
 
 function numeric(name: string, cmp: (a: number, b: number) => boolean): Operator {
-  return { name, compile: (param) => withMacros(param, (p, input) => cmp(atoi(input), atoi(p))) };
+  return {
+    name,
+    compile: (param) => {
+      if (param.includes('%{')) return withMacros(param, (p, input) => cmp(atoi(input), atoi(p)));
+      // a constant parameter is converted once
+      const b = atoi(param);
+      return (input) => cmp(atoi(input), b);
+    },
+  };
 }
 
 export const eq = numeric('eq', (a, b) => a === b);

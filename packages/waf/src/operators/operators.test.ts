@@ -61,3 +61,20 @@ test('@ipMatch handles addresses and CIDR, v4 and v6', () => {
   assert.ok(!f('192.168.1.1', tx()));
   assert.ok(!f('not-an-ip', tx()));
 });
+
+test('@rx sees a payload placed after kilobytes of padding (overlapping windows), anchors keep their meaning', () => {
+  const t = tx();
+  const pad = 'a'.repeat(20_000);
+  const sqli = op('rx', '(?i)\\bunion\\b.{1,100}?\\bselect\\b');
+  assert.ok(sqli(`${pad} union all select password from users ${pad}`, t), 'payload in the middle of 40 KB');
+  assert.ok(sqli(`${'b'.repeat(8 * 1024 - 10)} union select 1`, t), 'payload across a window boundary');
+  assert.ok(!sqli(pad + pad, t));
+  // `^` is the value's start, never a window's
+  const start = op('rx', '^abc');
+  assert.ok(!start(`${'x'.repeat(7 * 1024)}abc${'x'.repeat(20_000)}`, t));
+  assert.ok(start(`abc${pad}`, t));
+  // `$` is the value's end; both anchors: the value's start (negated validation rules keep working)
+  assert.ok(op('rx', 'xyz$')(`${pad}xyz`, t));
+  assert.ok(!op('rx', 'xyz$')(`${pad}xyz${'q'.repeat(9000)}`, t));
+  assert.ok(op('rx', '^[0-9]+$')('1'.repeat(20_000), t) === op('rx', '^[0-9]+$')('1'.repeat(8 * 1024), t));
+});

@@ -43,6 +43,17 @@ export function withMacros(param: string, fn: (p: string, input: string) => bool
 
 /** C atoi(): leading whitespace, optional sign, digits; anything else → 0. */
 export function atoi(s: string): number {
+  // fast path: a short plain decimal (CRS scores and levels) needs no regex
+  if (s.length > 0 && s.length < 10) {
+    let v = 0;
+    let i = 0;
+    for (; i < s.length; i++) {
+      const c = s.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) break;
+      v = v * 10 + c;
+    }
+    if (i === s.length) return v;
+  }
   const m = /^[\t\n\v\f\r ]*([+-]?\d+)/.exec(s);
   if (!m) return 0;
   const v = Number.parseInt(m[1]!, 10);

@@ -1,3 +1,4 @@
+import { asciiLower } from './lowercase.ts';
 import type { Transformation } from './types.ts';
 
 /**
@@ -7,41 +8,46 @@ import type { Transformation } from './types.ts';
 function apply(s: string): string {
   // nothing to drop, collapse or lower-case: the value is its own result
   if (!/[A-Z"'\\^ ,;\t\r\n]/.test(s)) return s;
+  // kept runs are copied as slices; case does not affect the rest, so lower-case at the end
   let out = '';
+  let last = 0;
   let space = false;
   for (let i = 0; i < s.length; i++) {
-    const ch = s[i]!;
-    switch (ch) {
-      case '"':
-      case "'":
-      case '\\':
-      case '^':
+    switch (s.charCodeAt(i)) {
+      case 34: // "
+      case 39: // '
+      case 92: // \
+      case 94: // ^
+        out += s.slice(last, i);
+        last = i + 1;
         break;
-      case ' ':
-      case ',':
-      case ';':
-      case '\t':
-      case '\r':
-      case '\n':
+      case 32:
+      case 44: // ,
+      case 59: // ;
+      case 9:
+      case 13:
+      case 10:
+        out += s.slice(last, i);
+        last = i + 1;
         if (!space) {
           out += ' ';
           space = true;
         }
         break;
-      case '/':
-      case '(':
-        if (space) out = out.slice(0, -1);
+      case 47: // /
+      case 40: // (
+        if (space) {
+          // only dropped bytes since the space: nothing pending
+          out = out.slice(0, -1);
+          last = i;
+        }
         space = false;
-        out += ch;
         break;
-      default: {
-        const c = ch.charCodeAt(0);
-        out += c >= 65 && c <= 90 ? String.fromCharCode(c + 32) : ch;
+      default:
         space = false;
-      }
     }
   }
-  return out;
+  return asciiLower(last === 0 ? s : out + s.slice(last));
 }
 
 export const cmdLine: Transformation = { name: 'cmdLine', apply };

@@ -3,10 +3,14 @@
  * byte-at-a-time reference versions define the behaviour and must agree on arbitrary input.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { cmdLine } from './cmd-line.ts';
+import { lowercase } from './lowercase.ts';
+import { md5 } from './md5.ts';
 import { normalizePathStr } from './normalize-path.ts';
+import { sha1 } from './sha1.ts';
 import { hexVal } from './types.ts';
 import { urlDecode } from './url-decode.ts';
 import { urlDecodeUni } from './url-decode-uni.ts';
@@ -130,12 +134,13 @@ const bytes = fc
   )
   .map((a) => a.join(''));
 
-test('fast urlDecode, urlDecodeUni, cmdLine and normalizePath equal their reference versions', () => {
+test('fast urlDecode, urlDecodeUni, cmdLine, normalizePath and lowercase equal their reference versions', () => {
   for (const [name, fast, ref] of [
     ['urlDecode', urlDecode.apply, refUrlDecode],
     ['urlDecodeUni', urlDecodeUni.apply, refUrlDecodeUni],
     ['cmdLine', cmdLine.apply, refCmdLine],
     ['normalizePath', normalizePathStr, refNormalizePath],
+    ['lowercase', lowercase.apply, (s: string) => s.replace(/[A-Z]+/g, (m) => m.toLowerCase())],
   ] as const)
     fc.assert(
       fc.property(bytes, (s) => {
@@ -144,4 +149,20 @@ test('fast urlDecode, urlDecodeUni, cmdLine and normalizePath equal their refere
       { numRuns: 20_000 },
     );
   assert.equal(urlDecodeUni.apply('%uff0e%2e+x'), '.. x');
+  assert.equal(lowercase.apply('AbC\xc0D'), 'abc\xc0d');
+  assert.equal(cmdLine.apply('A'.repeat(20000)), 'a'.repeat(20000));
+});
+
+test('one-shot sha1 and md5 hash the latin1 bytes like createHash', () => {
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 64 }), (codes) => {
+      const s = String.fromCharCode(...codes);
+      for (const [t, alg] of [
+        [sha1, 'sha1'],
+        [md5, 'md5'],
+      ] as const)
+        assert.equal(t.apply(s), createHash(alg).update(s, 'latin1').digest().toString('latin1'));
+    }),
+    { numRuns: 2000 },
+  );
 });
