@@ -531,11 +531,12 @@ describe('edge: TLS, SNI, HTTP/2, redirects', () => {
       const h0 = origin.hits;
       const attack = await rapidReset(tport(), 'shop.example.test', 150);
       assert.equal(attack.goaway?.code, h2c.NGHTTP2_INTERNAL_ERROR, 'nghttp2 ends the session with GOAWAY');
-      // it is the reset bucket (http2.resetBurst = 40) that fired, not the concurrent-stream refusals
+      // it is the reset bucket (http2.resetBurst = 40, refilled at resetRatePerS = 5/s while the flight is
+      // sent — allow 5 s of refill on a loaded machine) that fired, not the concurrent-stream refusals
       // (with node's default burst of 1000 the same flight gets through and reaches the origin 128 times)
-      assert.ok(attack.goaway.lastStreamId <= 2 * 40 + 1, `last stream ${attack.goaway.lastStreamId}`);
+      assert.ok(attack.goaway.lastStreamId <= 2 * (40 + 25) + 1, `last stream ${attack.goaway.lastStreamId}`);
       assert.ok(attack.closed, 'the connection is closed');
-      assert.ok(origin.hits - h0 <= 40, `origin saw ${origin.hits - h0} reset requests`);
+      assert.ok(origin.hits - h0 <= 40 + 25, `origin saw ${origin.hits - h0} reset requests`);
       assert.equal((await h2get(good, '/after', 'shop.example.test')).status, 200);
       // under the burst nothing happens: a browser cancelling a few streams keeps its session
       const calm = await rapidReset(tport(), 'shop.example.test', 10, 500);

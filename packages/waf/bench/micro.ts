@@ -5,9 +5,13 @@
  * (../shared/tools/crs-ftw/profiles/crs-pl1.conf), runs N transactions through all five phases
  * and prints µs/request (min and median of rounds), GC counts and bytes allocated per request.
  *
- *   node packages/waf/bench/micro.ts [--n 2000] [--rounds 5] [--only get|post] [--profile FILE]
+ *   node packages/waf/bench/micro.ts [--n 300] [--rounds 20] [--only get|post] [--profile FILE]
  *   node --cpu-prof --cpu-prof-dir=/tmp/prof packages/waf/bench/micro.ts --only get --n 20000 --rounds 1
+ *   node packages/waf/bench/micro.ts --baseline /tmp/old/packages/waf   # A/B against another checkout
  *
+ * With --baseline, a second engine is loaded from that package directory and the two run in
+ * alternating rounds in this one process (same JIT, same machine load), min of rounds each:
+ * on a shared box that is the only comparison worth reading.
  * The engine's results are checked too: a benign request must produce no match event.
  */
 import fs from 'node:fs';
@@ -22,8 +26,9 @@ const here = path.dirname(new URL(import.meta.url).pathname);
 const shared = path.resolve(here, '../../../../shared');
 const { values } = parseArgs({
   options: {
-    n: { type: 'string', default: '2000' },
-    rounds: { type: 'string', default: '5' },
+    n: { type: 'string', default: '300' },
+    rounds: { type: 'string', default: '20' },
+    baseline: { type: 'string' },
     only: { type: 'string' },
     profile: { type: 'string', default: path.join(shared, 'tools/crs-ftw/profiles/crs-pl1.conf') },
     anchors: { type: 'string', default: path.join(shared, 'bench/waf-anchors') },
@@ -109,14 +114,27 @@ function measure(fn: () => void): { ms: number; cpuMs: number; gcs: number; scav
   return { ms: t1 - t0, cpuMs: (c1.user + c1.system) / 1000, gcs: stats.length, scavenges, allocated };
 }
 
-const t0 = performance.now();
 const tmp = os.tmpdir();
 const profileDir = path.dirname(values.profile);
 const subst = (p: string) => p.replaceAll('PROFILE_DIR', profileDir).replaceAll('LOG_DIR', tmp).replaceAll('RUN_DIR', tmp);
-const waf = Waf.fromFile(values.profile, { rewritePath: subst });
-console.log(
-  `${path.basename(values.profile)}: ${waf.rules.ruleCount} rules compiled in ${(performance.now() - t0).toFixed(0)} ms`,
-);
+
+interface Engine {
+  label: string;
+  waf: Waf;
+}
+
+async function load(label: string, pkgDir: string | undefined): Promise<Engine> {
+  const t0 = performance.now();
+  const W: typeof Waf = pkgDir === undefined ? Waf : (await import(path.resolve(pkgDir, 'src/engine/waf.ts'))).Waf;
+  const waf = W.fromFile(values.profile, { rewritePath: subst });
+  console.log(
+    `${label}: ${path.basename(values.profile)}, ${waf.rules.ruleCount} rules compiled in ${(performance.now() - t0).toFixed(0)} ms`,
+  );
+  return { label, waf };
+}
+
+const engines = [await load('this tree', undefined)];
+if (values.baseline !== undefined) engines.push(await load(`baseline ${values.baseline}`, values.baseline));
 
 const n = Number(values.n);
 const rounds = Number(values.rounds);
@@ -127,24 +145,31 @@ const cases: Array<[string, WrkScript, string]> = [
 for (const [label, script, uri] of cases) {
   if (values.only !== undefined && values.only.toUpperCase() !== label) continue;
   const reqs = Array.from({ length: 64 }, (_, i) => request(script, uri, i));
-  const events = runOne(waf, reqs[0]!);
-  if (events !== 0) throw new Error(`${label}: the benign request matched ${events} rule(s)`);
-  // warm-up: let V8 optimize the hot paths before measuring
-  for (let i = 0; i < Math.max(200, n / 4); i++) runOne(waf, reqs[i % 64]!);
-  const per: number[] = [];
-  let last: ReturnType<typeof measure> | undefined;
-  for (let r = 0; r < rounds; r++) {
-    last = measure(() => {
-      for (let i = 0; i < n; i++) runOne(waf, reqs[i % 64]!);
-    });
-    per.push((last.cpuMs * 1000) / n);
+  const per = engines.map(() => [] as number[]);
+  const last: Array<ReturnType<typeof measure> | undefined> = engines.map(() => undefined);
+  for (const [k, e] of engines.entries()) {
+    const events = runOne(e.waf, reqs[0]!);
+    if (events !== 0) throw new Error(`${label} (${e.label}): the benign request matched ${events} rule(s)`);
+    // warm-up: let V8 optimize the hot paths before measuring
+    for (let i = 0; i < Math.max(500, n); i++) runOne(e.waf, reqs[i % 64]!);
+    last[k] = undefined;
   }
-  per.sort((a, b) => a - b);
-  const m = last!;
-  console.log(
-    `${label.padEnd(4)} ${uri}${script.body !== undefined ? ` (${script.body.length} B body)` : ''}: ` +
-      `CPU ${per[0]!.toFixed(1)} µs/req min, ${per[Math.floor(per.length / 2)]!.toFixed(1)} median of ${rounds}×${n}; ` +
-      `last round: wall ${((m.ms * 1000) / n).toFixed(1)} µs/req, ${(m.allocated / n / 1024).toFixed(1)} KiB allocated/req, ` +
-      `${m.gcs} GCs (${m.scavenges} scavenges)`,
-  );
+  for (let r = 0; r < rounds; r++)
+    for (const [k, e] of engines.entries()) {
+      const m = measure(() => {
+        for (let i = 0; i < n; i++) runOne(e.waf, reqs[i % 64]!);
+      });
+      per[k]!.push((m.cpuMs * 1000) / n);
+      last[k] = m;
+    }
+  for (const [k, e] of engines.entries()) {
+    const p = per[k]!.sort((a, b) => a - b);
+    const m = last[k]!;
+    console.log(
+      `${label.padEnd(4)} ${uri}${script.body !== undefined ? ` (${script.body.length} B body)` : ''} [${e.label}]: ` +
+        `CPU ${p[0]!.toFixed(1)} µs/req min, ${p[Math.floor(p.length / 2)]!.toFixed(1)} median of ${rounds}×${n}; ` +
+        `last round: wall ${((m.ms * 1000) / n).toFixed(1)} µs/req, ${(m.allocated / n / 1024).toFixed(1)} KiB allocated/req, ` +
+        `${m.gcs} GCs (${m.scavenges} scavenges)`,
+    );
+  }
 }

@@ -289,6 +289,7 @@ export function compileRuleSet(directives: readonly Directive[], opts: CompileOp
       l.cacheTargets = l.targets.length > 0 && l.targets.every((t) => t.variable.volatile !== true);
       l.targetsKey = l.targets.map((t) => (t.exclude ? '!' : '') + t.cacheKey).join('|');
       l.tchain = chainIndex(l.tkey);
+      l.tids = Int32Array.from(l.transforms, transformationIndex);
       l.txSpec = txSpecOf(l);
       every.push(l);
     }
@@ -305,6 +306,13 @@ export function compileRuleSet(directives: readonly Directive[], opts: CompileOp
   };
   if (opts.fold !== false) set.foldStats = foldConstants(set);
   return set;
+}
+
+const transformationIds = new Map([...new Set(transformations.values())].map((t, i) => [t, i] as const));
+
+/** A transformation's number (Transaction.tfIdentity); the registry holds every one a rule can name. */
+export function transformationIndex(t: Transformation): number {
+  return transformationIds.get(t)!;
 }
 
 /** The rule's only target is TX:key or &TX:key: evaluate.ts reads it without a target list. */
@@ -388,6 +396,7 @@ function emptyRule(pos: SourcePos): Rule {
     transforms: [],
     tkey: '',
     tchain: 0,
+    tids: new Int32Array(0),
     txSpec: undefined,
     folded: undefined,
     foldedMatches: [],

@@ -237,8 +237,29 @@ function transformed(tx: Transaction, id: number, rule: Rule): string {
   }
   let v = cache[id];
   if (v !== undefined) return v;
+  // leading transformations known to leave this value as it is are skipped: most chains
+  // start with decoders that change nothing in a benign value, and many chains share them
   v = value;
-  for (let i = 0; i < n; i++) v = rule.transforms[i]!.apply(v);
+  let i = 0;
+  for (; i < n; i++) {
+    const t = rule.tids[i]!;
+    let known = tx.tfIdentity[t];
+    if (known === undefined) {
+      known = [];
+      tx.tfIdentity[t] = known;
+    }
+    const k = known[id];
+    if (k === true) continue;
+    if (k === false) break;
+    const nv = rule.transforms[i]!.apply(value);
+    known[id] = nv === value;
+    if (nv !== value) {
+      v = nv;
+      i++;
+      break;
+    }
+  }
+  for (; i < n; i++) v = rule.transforms[i]!.apply(v);
   cache[id] = v;
   return v;
 }

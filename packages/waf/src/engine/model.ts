@@ -60,6 +60,8 @@ export interface Rule {
   tkey: string;
   /** index of the chain in RuleSet.chains (per-transaction transformation cache) */
   tchain: number;
+  /** index of each transformation in the registry (per-transaction identity cache) */
+  tids: Int32Array;
   /** the rule's only target is TX:key or &TX:key (fast path in evaluate.ts), else undefined */
   txSpec: TargetSpec | undefined;
   /**

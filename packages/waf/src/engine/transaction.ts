@@ -163,6 +163,8 @@ export class Transaction {
    * input value: CRS runs the same chains over the same values hundreds of times.
    */
   readonly tfCache: Array<Array<string | undefined> | undefined>;
+  /** per transformation (Rule.tids) and value (valueId): does it leave the value unchanged */
+  readonly tfIdentity: Array<boolean[] | undefined> = [];
   /** the operator-facing view of this transaction (evaluate.ts) */
   opTx: OperatorTx | undefined;
   /** TX collection (lower-cased name → entry) */
