@@ -313,7 +313,9 @@ export function startFastPath(deps: FastPathDeps): FastPathServer {
     if (body && body.length > 0) socket.write(body);
     socket.uncork();
     stats.served++;
+    const id = r.headers['x-request-id'];
     deps.onAccess({
+      ...(typeof id === 'string' ? { id } : {}),
       site: site.config.name,
       method: head.method,
       host,
