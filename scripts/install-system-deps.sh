@@ -2,7 +2,7 @@
 # Install the Debian packages the platform and its tests need, only when missing.
 # Idempotent and fast when everything is present (one dpkg-query).
 set -euo pipefail
-packages=(postgresql modsecurity-crs libmodsecurity3)
+packages=(postgresql modsecurity-crs libmodsecurity3 restic chromium)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

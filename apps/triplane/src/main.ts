@@ -7,6 +7,7 @@
 import { Command, CommanderError } from 'commander';
 import { describeFailure, EXIT } from './cli/exit.ts';
 import { registerAudit } from './commands/audit.ts';
+import { registerBackup } from './commands/backup.ts';
 import { registerDomain } from './commands/domain.ts';
 import { registerEdge } from './commands/edge.ts';
 import { registerEnv } from './commands/env.ts';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerLogin(program);
   registerSite(program);
   registerEnv(program);
+  registerBackup(program);
   registerDomain(program);
   registerJob(program);
   registerAudit(program);

@@ -4,6 +4,8 @@ import type {
   ApiToken,
   AuditEntry,
   AuditQuery,
+  Backup,
+  BackupList,
   CreateApiTokenRequest,
   CreateDomainRequest,
   CreatedApiToken,
@@ -29,6 +31,7 @@ import type {
   Page,
   PurgeRequest,
   PurgeResponse,
+  RestoreRequest,
   Server,
   ServerDetail,
   Site,
@@ -168,6 +171,18 @@ export class TriplaneClient {
       this.#send<EnvironmentJobResponse>('POST', `/environments/${seg(id)}/actions/${action}`),
     /** 202: recorded; every edge drops the matching cached pages within moments (exactly one of urls, tags, all). */
     purge: (id: string, body: PurgeRequest) => this.#send<PurgeResponse>('POST', `/environments/${seg(id)}/purge`, body),
+  };
+
+  /** Backups (restic snapshots) of environments; taking and restoring one are jobs on the app server. */
+  readonly backups = {
+    /** Newest first; only snapshots restic confirmed. `include: 'all'` adds pruned ones. */
+    list: (environmentId: string, q: { include?: 'available' | 'all' } = {}) =>
+      this.#get<BackupList>(`/environments/${seg(environmentId)}/backups`, { ...q }),
+    get: (id: string) => this.#get<Backup>(`/backups/${seg(id)}`),
+    /** 202 with the `backup.create` job. */
+    create: (environmentId: string) => this.#send<{ job: Job }>('POST', `/environments/${seg(environmentId)}/backups`, {}),
+    /** 202 with the `backup.restore` job; a safety backup is taken first. */
+    restore: (id: string, body: RestoreRequest = {}) => this.#send<{ job: Job }>('POST', `/backups/${seg(id)}/restore`, body),
   };
 
   readonly domains = {

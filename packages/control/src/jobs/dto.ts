@@ -34,6 +34,7 @@ export function toJobDto(r: JobRow): Job {
     updatedAt: r.updated_at,
     startedAt: r.started_at,
     finishedAt: r.finished_at,
+    serverId: r.server_id ?? null,
   };
 }
 

@@ -18,6 +18,8 @@ export interface EnqueueOptions {
   /** Not before this epoch ms. */
   runAt?: number;
   createdBy?: string | null;
+  /** Run by this app server's agent (claimed through the agent protocol), not a control worker. */
+  serverId?: string | null;
   clock?: Clock;
 }
 
@@ -62,6 +64,7 @@ export async function enqueueJob(trx: Kysely<DB>, o: EnqueueOptions): Promise<{ 
     updated_at: now,
     started_at: null,
     finished_at: null,
+    server_id: o.serverId ?? null,
   };
   await trx.insertInto('jobs').values(job).execute();
   return { job, created: true };

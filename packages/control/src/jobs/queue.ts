@@ -42,6 +42,8 @@ export interface ClaimOptions {
   /** Kinds this worker can run; jobs of other kinds are left for other workers. */
   kinds: readonly string[];
   leaseMs: number | ((kind: string) => number);
+  /** An agent claiming for its server: only jobs with this server_id. Default: only server_id IS NULL. */
+  serverId?: string;
 }
 
 export interface LeaseState {
@@ -92,7 +94,7 @@ export class JobQueue {
   }
 
   /** A cheap read (no lock): is anything claimable for these lanes and kinds right now? */
-  async hasClaimable(lanes: readonly Lane[], kinds: readonly string[]): Promise<boolean> {
+  async hasClaimable(lanes: readonly Lane[], kinds: readonly string[], serverId?: string): Promise<boolean> {
     if (lanes.length === 0 || kinds.length === 0) return false;
     const now = this.clock.now();
     const row = await this.store.db
@@ -106,6 +108,7 @@ export class JobQueue {
       )
       .where('lane', 'in', lanes)
       .where('kind', 'in', kinds)
+      .where('server_id', serverId === undefined ? 'is' : '=', serverId ?? null)
       .limit(1)
       .executeTakeFirst();
     return row !== undefined;
@@ -148,6 +151,7 @@ export class JobQueue {
             )
             .where('lane', 'in', o.lanes)
             .where('kind', 'in', o.kinds)
+            .where('server_id', o.serverId === undefined ? 'is' : '=', o.serverId ?? null)
             .orderBy('priority')
             .orderBy('run_at')
             .orderBy('id')
@@ -235,6 +239,55 @@ export class JobQueue {
       .orderBy('seq')
       .limit(limit)
       .execute();
+  }
+
+  /**
+   * Complete a job and run `hook` in the same transaction (agent jobs record what they made,
+   * e.g. the backup row). If the hook throws, nothing of the completion is kept and the job
+   * fails with the hook's error instead (terminal when it says `retryable: false`).
+   */
+  async completeWith(
+    id: string,
+    owner: string,
+    result: unknown,
+    hook: (trx: Kysely<DB>, job: JobRow) => Promise<void>,
+  ): Promise<{ ok: boolean; outcome: 'succeeded' | 'retry' | 'failed' | 'lost' }> {
+    const iso = isoNow(this.clock);
+    let json: string | null = null;
+    try {
+      json = result === undefined ? null : (JSON.stringify(result) ?? null);
+    } catch {
+      json = null;
+    }
+    try {
+      const done = await this.store.transaction(async (trx) => {
+        const job = await trx.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+        if (!job || job.lease_owner !== owner || job.state !== 'running') return false;
+        await hook(trx, job);
+        const r = await trx
+          .updateTable('jobs')
+          .set({
+            state: 'succeeded',
+            result: json,
+            error: null,
+            progress: 100,
+            message: 'done',
+            lease_owner: null,
+            lease_expires_at: null,
+            updated_at: iso,
+            finished_at: iso,
+          })
+          .where('id', '=', id)
+          .where('lease_owner', '=', owner)
+          .where('state', '=', 'running')
+          .executeTakeFirst();
+        return Number(r.numUpdatedRows) === 1;
+      });
+      return { ok: done, outcome: done ? 'succeeded' : 'lost' };
+    } catch (e) {
+      const r = await this.fail(id, owner, e);
+      return { ok: r.outcome !== 'lost', outcome: r.outcome };
+    }
   }
 
   async complete(id: string, owner: string, result: unknown): Promise<boolean> {

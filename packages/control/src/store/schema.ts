@@ -176,6 +176,8 @@ export interface JobsTable {
   updated_at: string;
   started_at: string | null;
   finished_at: string | null;
+  /** the app server whose agent runs this job (backups, restores…); null: a control-plane worker */
+  server_id: string | null;
 }
 
 export interface JobLogsTable {
@@ -255,4 +257,29 @@ export interface DB {
   state_revision: StateRevisionTable;
   edge_purges: EdgePurgesTable;
   waf_events: WafEventsTable;
+  backups: BackupsTable;
+}
+
+export interface BackupsTable {
+  id: string;
+  org_id: string;
+  site_id: string;
+  environment_id: string;
+  site_name: string;
+  environment_name: string;
+  server_id: string;
+  /** restic snapshot of db.sql (null: the environment has no database of its own) */
+  db_snapshot_id: string | null;
+  /** restic snapshot of the files + environment.json */
+  files_snapshot_id: string;
+  /** scheduled | manual | pre-restore | pre-push | pre-delete | clone */
+  kind: string;
+  /** available | pruned */
+  state: string;
+  job_id: string | null;
+  db_bytes: number;
+  files_bytes: number;
+  added_bytes: number;
+  snapshot_time: string;
+  created_at: string;
 }

@@ -64,6 +64,7 @@ export const Job = Type.Object(
     updatedAt: Timestamp,
     startedAt: Nullable(Timestamp),
     finishedAt: Nullable(Timestamp),
+    serverId: Type.Optional(Nullable(Id)),
   },
   { additionalProperties: false },
 );

@@ -3,6 +3,8 @@ import * as m001 from './001-initial.ts';
 import * as m002 from './002-install-intent.ts';
 import * as m003 from './003-edge-purges.ts';
 import * as m004 from './004-waf-events.ts';
+import * as m005 from './005-backups.ts';
+import * as m006 from './006-metrics.ts';
 
 /**
  * Versioned migrations, in order. Add a new file `NNN-name.ts` and list it here;
@@ -13,6 +15,8 @@ export const MIGRATIONS: Record<string, Migration> = {
   '002-install-intent': m002,
   '003-edge-purges': m003,
   '004-waf-events': m004,
+  '005-backups': m005,
+  '006-metrics': m006,
 };
 
 export const migrationProvider: MigrationProvider = {

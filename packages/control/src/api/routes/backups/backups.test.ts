@@ -1,0 +1,222 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { FormatRegistry } from '@sinclair/typebox';
+import { FakeClock } from '@triplane/testkit';
+import { DEFAULT_BACKUP_POLICY, dueToday, jitterMinutes, parseWindow, scheduleTick } from '../../../backups/schedule.ts';
+import { createSite, joinServer, runHandler } from '../../../desired/test-support.ts';
+import { siteProvision } from '../../../jobs/handlers/site-provision.ts';
+import { createHarness, type Harness } from '../../../testing/harness.ts';
+
+if (!FormatRegistry.Has('date-time')) FormatRegistry.Set('date-time', (v) => !Number.isNaN(Date.parse(v)));
+
+const HEX = (c: string) => c.repeat(64);
+
+for (const dialect of ['sqlite', 'postgres'] as const) {
+  describe(`${dialect}: backups and the agent job protocol`, () => {
+    let h: Harness;
+    let app: { id: string; credential: string };
+    let other: { id: string; credential: string };
+    let envId: string;
+    before(async () => {
+      h = await createHarness({ dialect });
+      app = await joinServer(h, 'bk-app', 'app', '10.3.0.1');
+      const s = await createSite(h, h.owner.token, { name: 'bk-shop', domains: ['bk-shop.example.com'] });
+      await runHandler(h, siteProvision, s.jobId);
+      envId = s.environmentId;
+      other = await joinServer(h, 'bk-other', 'app', '10.3.0.2');
+      const env = (await h.call(h.owner.token, 'GET', `/api/v1/environments/${envId}`)).json();
+      assert.deepEqual(env.serverIds, [app.id], 'placed on the first server');
+    });
+    after(() => h.close());
+
+    const claim = (srv: { id: string; credential: string }, owner = 'run-a') =>
+      h.call(srv.credential, 'POST', `/api/v1/agents/${srv.id}/jobs/claim`, {
+        owner,
+        kinds: ['backup.create', 'backup.restore'],
+      });
+
+    test('a backup is a job for the environment’s server; only that server claims it; listed only once recorded', async () => {
+      const r = await h.call(h.owner.token, 'POST', `/api/v1/environments/${envId}/backups`, {});
+      assert.equal(r.statusCode, 202, r.body);
+      const job = r.json().job;
+      assert.equal(job.kind, 'backup.create');
+      assert.equal(job.lane, 'low');
+      assert.equal(job.serverId, app.id);
+      const backupId = job.params.backupId as string;
+      assert.match(backupId, /^bak_/);
+      // Another server can't claim it, nor act for the first one.
+      assert.equal((await claim(other)).json().job, null);
+      assert.equal(
+        (await h.call(other.credential, 'POST', `/api/v1/agents/${app.id}/jobs/claim`, { owner: 'x', kinds: ['backup.create'] }))
+          .statusCode,
+        403,
+      );
+      // Users can't use the agent protocol.
+      assert.equal(
+        (await h.call(h.owner.token, 'POST', `/api/v1/agents/${app.id}/jobs/claim`, { owner: 'x', kinds: ['backup.create'] }))
+          .statusCode,
+        403,
+      );
+      const c = await claim(app);
+      assert.equal(c.statusCode, 200, c.body);
+      assert.equal(c.json().job.id, job.id);
+      assert.equal(c.json().job.environmentId, envId);
+      assert.equal((await claim(app, 'run-b')).json().job, null, 'claimed once');
+      const p = await h.call(app.credential, 'POST', `/api/v1/agents/${app.id}/jobs/${job.id}/progress`, {
+        owner: 'run-a',
+        percent: 40,
+        message: 'dumping the database',
+        logs: [{ level: 'info', message: 'database: 1234 bytes' }],
+      });
+      assert.deepEqual(p.json(), { ok: true, cancelRequested: false });
+      const seen = (await h.call(h.owner.token, 'GET', `/api/v1/jobs/${job.id}`)).json();
+      assert.equal(seen.progress, 40);
+      assert.equal(seen.message, 'dumping the database');
+      // Not listed before restic confirmed it.
+      assert.equal((await h.call(h.owner.token, 'GET', `/api/v1/environments/${envId}/backups`)).json().items.length, 0);
+      // Another agent run (lost lease) can't report.
+      const wrong = await h.call(app.credential, 'POST', `/api/v1/agents/${app.id}/jobs/${job.id}/progress`, {
+        owner: 'run-b',
+        percent: 50,
+      });
+      assert.equal(wrong.json().ok, false);
+      const record = {
+        owner: 'run-a',
+        backupId,
+        environmentId: envId,
+        kind: 'manual',
+        dbSnapshotId: HEX('a'),
+        filesSnapshotId: HEX('b'),
+        snapshotTime: '2026-11-25T03:00:00.000Z',
+        dbBytes: 1000,
+        filesBytes: 2000,
+        addedBytes: 500,
+      };
+      // A record for an environment the job doesn't act on is refused.
+      const s2 = await createSite(h, h.owner.token, { name: 'bk-two', domains: ['bk-two.example.com'] });
+      const bad = await h.call(app.credential, 'POST', `/api/v1/agents/${app.id}/jobs/${job.id}/backups`, {
+        ...record,
+        backupId: 'bak_0000000000000000',
+        environmentId: s2.environmentId,
+      });
+      assert.equal(bad.statusCode, 403, bad.body);
+      const rec = await h.call(app.credential, 'POST', `/api/v1/agents/${app.id}/jobs/${job.id}/backups`, record);
+      assert.equal(rec.statusCode, 200, rec.body);
+      assert.equal(
+        (await h.call(app.credential, 'POST', `/api/v1/agents/${app.id}/jobs/${job.id}/backups`, record)).json().ok,
+        true,
+        'idempotent',
+      );
+      const done = await h.call(app.credential, 'POST', `/api/v1/agents/${app.id}/jobs/${job.id}/complete`, {
+        owner: 'run-a',
+        result: { backupId },
+      });
+      assert.deepEqual(done.json(), { ok: true, outcome: 'succeeded' });
+      const list = (await h.call(h.owner.token, 'GET', `/api/v1/environments/${envId}/backups`)).json().items;
+      assert.equal(list.length, 1);
+      assert.equal(list[0].id, backupId);
+      assert.equal(list[0].siteName, 'bk-shop');
+      assert.equal(list[0].dbSnapshotId, HEX('a'));
+      assert.equal((await h.call(h.owner.token, 'GET', `/api/v1/backups/${backupId}`)).json().filesBytes, 2000);
+      // A viewer reads but can't take or restore backups.
+      const viewer = await h.makeUser('viewer');
+      assert.equal((await h.call(viewer.token, 'GET', `/api/v1/backups/${backupId}`)).statusCode, 200);
+      assert.equal((await h.call(viewer.token, 'POST', `/api/v1/environments/${envId}/backups`, {})).statusCode, 403);
+      assert.equal((await h.call(viewer.token, 'POST', `/api/v1/backups/${backupId}/restore`, {})).statusCode, 403);
+      // Another organization can't see it.
+      const o2 = await h.makeOrg(`bk-org-${dialect}`);
+      assert.equal((await h.call(o2.owner.token, 'GET', `/api/v1/backups/${backupId}`)).statusCode, 404);
+    });
+
+    test('restore: a job on the server with a new safety backup id; another site or environment is refused with a stable code', async () => {
+      const backupId = (await h.call(h.owner.token, 'GET', `/api/v1/environments/${envId}/backups`)).json().items[0].id;
+      const r = await h.call(h.owner.token, 'POST', `/api/v1/backups/${backupId}/restore`, { scope: 'database' });
+      assert.equal(r.statusCode, 202, r.body);
+      const job = r.json().job;
+      assert.equal(job.kind, 'backup.restore');
+      assert.equal(job.serverId, app.id);
+      assert.equal(job.params.scope, 'database');
+      assert.equal(job.params.dbSnapshotId, HEX('a'));
+      assert.match(job.params.safetyBackupId, /^bak_/);
+      const s2 = await createSite(h, h.owner.token, { name: 'bk-three', domains: ['bk-three.example.com'] });
+      const wrong = await h.call(h.owner.token, 'POST', `/api/v1/backups/${backupId}/restore`, {
+        environmentId: s2.environmentId,
+      });
+      assert.equal(wrong.statusCode, 422);
+      assert.equal(wrong.json().error.code, 'TRIPLANE_ERR_BACKUP_WRONG_SITE');
+      const missing = await h.call(h.owner.token, 'POST', '/api/v1/backups/bak_zzzzzzzzzzzzzzzz/restore', {});
+      assert.equal(missing.statusCode, 404);
+      // The agent fails it (not retryable): the job fails at once with the agent's code.
+      const c = await claim(app, 'run-c');
+      assert.equal(c.json().job.id, job.id);
+      const f = await h.call(app.credential, 'POST', `/api/v1/agents/${app.id}/jobs/${job.id}/fail`, {
+        owner: 'run-c',
+        error: { code: 'TRIPLANE_ERR_BACKUP_SNAPSHOT_NOT_FOUND', message: 'the snapshots are not in the repository' },
+        retryable: false,
+      });
+      assert.deepEqual(f.json(), { ok: true, outcome: 'failed' });
+      const seen = (await h.call(h.owner.token, 'GET', `/api/v1/jobs/${job.id}`)).json();
+      assert.equal(seen.state, 'failed');
+      assert.equal(seen.error.code, 'TRIPLANE_ERR_BACKUP_SNAPSHOT_NOT_FOUND');
+    });
+
+    test('a cancel request reaches the agent through its progress call', async () => {
+      const r = await h.call(h.owner.token, 'POST', `/api/v1/environments/${envId}/backups`, {});
+      const job = r.json().job;
+      assert.equal((await claim(app, 'run-d')).json().job.id, job.id);
+      assert.equal((await h.call(h.owner.token, 'POST', `/api/v1/jobs/${job.id}/cancel`)).statusCode, 200);
+      const p = await h.call(app.credential, 'POST', `/api/v1/agents/${app.id}/jobs/${job.id}/progress`, { owner: 'run-d' });
+      assert.deepEqual(p.json(), { ok: true, cancelRequested: true });
+      assert.equal(
+        (await h.call(app.credential, 'POST', `/api/v1/agents/${app.id}/jobs/${job.id}/cancelled`, { owner: 'run-d' })).json().ok,
+        true,
+      );
+      assert.equal((await h.call(h.owner.token, 'GET', `/api/v1/jobs/${job.id}`)).json().state, 'cancelled');
+    });
+
+    test('schedule: one scheduled backup per running environment per day in its window, prune after it', async () => {
+      await h.store.db.updateTable('environments').set({ status: 'running' }).where('id', '=', envId).execute();
+      const clock = new FakeClock(Date.parse('2026-11-25T00:00:00.000Z'));
+      const slot = dueToday(envId, clock.now(), DEFAULT_BACKUP_POLICY);
+      assert.ok(slot.at >= Date.parse('2026-11-25T02:00:00.000Z') && slot.at < Date.parse('2026-11-25T05:00:00.000Z'));
+      assert.equal((await scheduleTick(h.store, { clock })).backups, 0, 'before the slot');
+      clock.set(slot.at);
+      assert.equal((await scheduleTick(h.store, { clock })).backups, 1);
+      assert.equal((await scheduleTick(h.store, { clock })).backups, 0, 'once a day');
+      clock.set(Date.parse('2026-11-25T05:31:00.000Z'));
+      const t = await scheduleTick(h.store, { clock });
+      assert.equal(t.prunes, 1);
+      assert.equal((await scheduleTick(h.store, { clock })).prunes, 0);
+      const prune = await h.store.db.selectFrom('jobs').selectAll().where('kind', '=', 'backup.prune').executeTakeFirstOrThrow();
+      assert.equal(prune.server_id, app.id);
+      assert.deepEqual(JSON.parse(prune.params), { keepDaily: 7, keepWeekly: 0, keepMonthly: 0 });
+      clock.set(slot.at + 86_400_000);
+      assert.equal((await scheduleTick(h.store, { clock })).backups, 1, 'the next day');
+      const sched = await h.store.db
+        .selectFrom('jobs')
+        .selectAll()
+        .where('idempotency_key', 'like', `backup:scheduled:${envId}:%`)
+        .execute();
+      assert.deepEqual(
+        sched.map((j) => JSON.parse(j.params).kind),
+        ['scheduled', 'scheduled'],
+      );
+    });
+  });
+}
+
+test('schedule math: the window parses, jitter is stable and inside it', () => {
+  assert.deepEqual(parseWindow('02:00-05:00'), { windowStartMin: 120, windowEndMin: 300 });
+  assert.deepEqual(parseWindow('23:00-01:00'), { windowStartMin: 1380, windowEndMin: 60 });
+  for (const bad of ['2-5', '25:00-01:00', '02:00-02:00', '02:61-03:00', ''])
+    assert.throws(() => parseWindow(bad), /backup window/);
+  const p = { ...DEFAULT_BACKUP_POLICY, ...parseWindow('23:00-01:00') };
+  for (const id of ['env_aaaaaaaaaaaaaaaa', 'env_bbbbbbbbbbbbbbbb', 'env_cccccccccccccccc']) {
+    const j = jitterMinutes(id, p);
+    assert.ok(j >= 0 && j < 120);
+    assert.equal(jitterMinutes(id, p), j, 'stable');
+    const d = dueToday(id, Date.parse('2026-11-25T12:00:00Z'), p);
+    const minutes = (d.at - Date.parse('2026-11-25T00:00:00Z')) / 60_000;
+    assert.ok((minutes >= 1380 && minutes < 1440) || (minutes >= 0 && minutes < 60), `${minutes}`);
+  }
+});

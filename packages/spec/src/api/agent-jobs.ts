@@ -1,0 +1,106 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { Id } from '../primitives.ts';
+
+/**
+ * Jobs that run ON an app server (backup, restore, clone, sync): the control plane enqueues
+ * them with the server's id; that server's agent claims them and reports through these calls
+ * (routes/agents/jobs.ts). The lease works like the control plane's own workers': the agent
+ * renews it with every progress call (at least every `leaseMs / 3`); if it stops (agent crash,
+ * host down) the lease expires and the job is claimed again as a new attempt — executors are
+ * resumable steps.
+ *
+ *   POST /agents/{id}/jobs/claim                {owner, kinds, wait?}   → {job | null}
+ *   POST /agents/{id}/jobs/{jobId}/progress     {owner, percent?, message?, logs?} → {ok, cancelRequested}
+ *   POST /agents/{id}/jobs/{jobId}/complete     {owner, result?}        → {ok}
+ *   POST /agents/{id}/jobs/{jobId}/fail         {owner, error, retryable} → {ok, outcome}
+ *   POST /agents/{id}/jobs/{jobId}/cancelled    {owner}                 → {ok}
+ *   POST /agents/{id}/jobs/{jobId}/release      {owner}                 → {ok}
+ * `ok: false` = this agent run does not hold the job any more: stop working on it.
+ */
+export const AgentJobOwner = Type.String({
+  pattern: '^[A-Za-z0-9_.:-]{1,80}$',
+  description: 'the claiming agent run (unique per agent process start)',
+});
+
+export const AgentJobParams = Type.Object({ serverId: Id, jobId: Id }, { additionalProperties: false });
+
+export const AgentJobClaimRequest = Type.Object(
+  {
+    owner: AgentJobOwner,
+    kinds: Type.Array(Type.String({ pattern: '^[a-z][a-z0-9.-]{1,60}$' }), { minItems: 1, maxItems: 50 }),
+    wait: Type.Optional(Type.Integer({ minimum: 0, maximum: 30, description: 'long-poll seconds' })),
+  },
+  { additionalProperties: false },
+);
+export type AgentJobClaimRequest = Static<typeof AgentJobClaimRequest>;
+
+export const AgentJob = Type.Object(
+  {
+    id: Id,
+    kind: Type.String(),
+    params: Type.Unknown(),
+    attempts: Type.Integer(),
+    maxAttempts: Type.Integer(),
+    leaseMs: Type.Integer(),
+    environmentId: Type.Union([Id, Type.Null()]),
+  },
+  { additionalProperties: false },
+);
+export type AgentJob = Static<typeof AgentJob>;
+
+export const AgentJobClaimResponse = Type.Object({ job: Type.Union([AgentJob, Type.Null()]) }, { additionalProperties: false });
+export type AgentJobClaimResponse = Static<typeof AgentJobClaimResponse>;
+
+export const AgentJobLogLine = Type.Object(
+  {
+    level: Type.Union([Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')]),
+    message: Type.String({ maxLength: 4000 }),
+  },
+  { additionalProperties: false },
+);
+
+export const AgentJobProgressRequest = Type.Object(
+  {
+    owner: AgentJobOwner,
+    percent: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
+    message: Type.Optional(Type.String({ maxLength: 500 })),
+    logs: Type.Optional(Type.Array(AgentJobLogLine, { maxItems: 100 })),
+  },
+  { additionalProperties: false },
+);
+export type AgentJobProgressRequest = Static<typeof AgentJobProgressRequest>;
+
+export const AgentJobLeaseResponse = Type.Object(
+  { ok: Type.Boolean(), cancelRequested: Type.Boolean() },
+  { additionalProperties: false },
+);
+
+export const AgentJobCompleteRequest = Type.Object(
+  { owner: AgentJobOwner, result: Type.Optional(Type.Unknown()) },
+  { additionalProperties: false },
+);
+export type AgentJobCompleteRequest = Static<typeof AgentJobCompleteRequest>;
+
+export const AgentJobFailRequest = Type.Object(
+  {
+    owner: AgentJobOwner,
+    error: Type.Object(
+      {
+        code: Type.String({ pattern: '^TRIPLANE_ERR_[A-Z0-9_]{1,60}$' }),
+        message: Type.String({ maxLength: 2000 }),
+        details: Type.Optional(Type.Unknown()),
+      },
+      { additionalProperties: false },
+    ),
+    retryable: Type.Boolean(),
+  },
+  { additionalProperties: false },
+);
+export type AgentJobFailRequest = Static<typeof AgentJobFailRequest>;
+
+export const AgentJobOwnerRequest = Type.Object({ owner: AgentJobOwner }, { additionalProperties: false });
+
+export const AgentJobOkResponse = Type.Object(
+  { ok: Type.Boolean(), outcome: Type.Optional(Type.String()) },
+  { additionalProperties: false },
+);

@@ -1,0 +1,84 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { Id, Timestamp } from '../primitives.ts';
+
+/**
+ * Backups (restic snapshots) of environments.
+ *
+ *   POST /environments/{id}/backups          {} → 202 {job}        take a manual snapshot
+ *   GET  /environments/{id}/backups          → {items}             newest first, confirmed by restic only
+ *   GET  /backups/{id}                       → Backup
+ *   POST /backups/{id}/restore               {scope, environmentId?} → 202 {job}
+ *
+ * A backup is two restic snapshots tagged `backup=<id>`, `site=<id>`, `env=<id>`, `kind=<kind>`:
+ * `db.sql` (mariadb-dump --single-transaction, streamed into restic) and the files (the
+ * environment's wp-content: uploads, themes, plugins; plus `environment.json`, the spec).
+ */
+export const BackupKind = Type.Union([
+  Type.Literal('scheduled'),
+  Type.Literal('manual'),
+  Type.Literal('pre-restore'),
+  Type.Literal('pre-push'),
+  Type.Literal('pre-delete'),
+  Type.Literal('clone'),
+]);
+export type BackupKind = Static<typeof BackupKind>;
+
+export const RestoreScope = Type.Union([Type.Literal('full'), Type.Literal('database'), Type.Literal('files')]);
+export type RestoreScope = Static<typeof RestoreScope>;
+
+export const Backup = Type.Object(
+  {
+    id: Id,
+    siteId: Id,
+    environmentId: Id,
+    siteName: Type.String(),
+    environmentName: Type.String(),
+    serverId: Id,
+    dbSnapshotId: Type.Union([Type.String(), Type.Null()], { description: 'restic snapshot of db.sql' }),
+    filesSnapshotId: Type.String({ description: 'restic snapshot of the files and environment.json' }),
+    kind: BackupKind,
+    state: Type.Union([Type.Literal('available'), Type.Literal('pruned')]),
+    jobId: Type.Union([Id, Type.Null()]),
+    dbBytes: Type.Integer(),
+    filesBytes: Type.Integer(),
+    addedBytes: Type.Integer({ description: 'new data this snapshot added to the repository (after dedup)' }),
+    snapshotTime: Timestamp,
+    createdAt: Timestamp,
+  },
+  { additionalProperties: false },
+);
+export type Backup = Static<typeof Backup>;
+
+export const BackupList = Type.Object({ items: Type.Array(Backup) }, { additionalProperties: false });
+export type BackupList = Static<typeof BackupList>;
+
+export const BackupCreateRequest = Type.Object({}, { additionalProperties: false });
+
+export const RestoreRequest = Type.Object(
+  {
+    scope: Type.Optional(RestoreScope),
+    environmentId: Type.Optional(Id),
+  },
+  { additionalProperties: false },
+);
+export type RestoreRequest = Static<typeof RestoreRequest>;
+
+export const BackupIdParams = Type.Object({ backupId: Id }, { additionalProperties: false });
+
+/** `POST /agents/{id}/jobs/{jobId}/backups`: a backup the job made, confirmed by restic. */
+export const BackupRecordRequest = Type.Object(
+  {
+    owner: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,80}$' }),
+    backupId: Id,
+    environmentId: Id,
+    kind: BackupKind,
+    dbSnapshotId: Type.Union([Type.String({ pattern: '^[0-9a-f]{8,64}$' }), Type.Null()]),
+    filesSnapshotId: Type.String({ pattern: '^[0-9a-f]{8,64}$' }),
+    snapshotTime: Timestamp,
+    dbBytes: Type.Integer({ minimum: 0 }),
+    filesBytes: Type.Integer({ minimum: 0 }),
+    addedBytes: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+export type BackupRecordRequest = Static<typeof BackupRecordRequest>;
