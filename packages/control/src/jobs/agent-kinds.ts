@@ -90,6 +90,9 @@ export const AGENT_JOB_KINDS: Record<string, AgentJobKind> = {
   'backup.create': { kind: 'backup.create', lane: 'low', maxAttempts: 3, leaseMs: 90_000 },
   'backup.restore': { kind: 'backup.restore', lane: 'low', maxAttempts: 3, leaseMs: 90_000 },
   'backup.prune': { kind: 'backup.prune', lane: 'low', maxAttempts: 3, leaseMs: 90_000, onComplete: markPruned },
+  // clone, staging, push, pull: the target may still be provisioning when the job is first
+  // claimed (a retry with backoff waits for it), hence more attempts.
+  'env.sync': { kind: 'env.sync', lane: 'low', maxAttempts: 10, leaseMs: 90_000 },
   'backup.check': { kind: 'backup.check', lane: 'low', maxAttempts: 2, leaseMs: 90_000 },
 };
 

@@ -1,5 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { Id, Timestamp } from '../primitives.ts';
+import { Hostname, Id, Slug, Timestamp } from '../primitives.ts';
 
 /**
  * Backups (restic snapshots) of environments.
@@ -82,3 +82,61 @@ export const BackupRecordRequest = Type.Object(
   { additionalProperties: false },
 );
 export type BackupRecordRequest = Static<typeof BackupRecordRequest>;
+
+/**
+ * Copying a site's data between environments (all run as `env.sync` jobs on the app server that
+ * holds the source; the target must be on the same server):
+ *
+ *   POST /sites/{id}/clone         {name, domains?, fromBackupId?}  → 202 a new site, its production
+ *        environment is created on the source's server and filled from the source's production
+ *        (a fresh `clone` backup, or the given backup), URLs rewritten for the new domain
+ *   POST /sites/{id}/staging       {name?, domains?}  → 202 a staging environment filled from
+ *        production, marked noindex
+ *   POST /environments/{id}/push   {to?, files?, database?, tables?}  → 202 this environment's data
+ *        into `to` (default production); a `pre-push` backup of the target first
+ *   POST /environments/{id}/pull   {from?, files?, database?, tables?} → 202 the reverse
+ *
+ * `database`: `woo-safe` (default for push: every table except WooCommerce orders, customers,
+ * sessions, payment tokens and users — and, for legacy orders in posts, posts/postmeta), `all`
+ * (default for pull and clone), `tables` (exactly `tables`), or `none`.
+ */
+export const SyncDatabase = Type.Union([
+  Type.Literal('woo-safe'),
+  Type.Literal('all'),
+  Type.Literal('tables'),
+  Type.Literal('none'),
+]);
+export type SyncDatabase = Static<typeof SyncDatabase>;
+
+const TableName = Type.String({ pattern: '^[A-Za-z0-9_$]{1,64}$' });
+
+export const SyncRequest = Type.Object(
+  {
+    to: Type.Optional(Id),
+    from: Type.Optional(Id),
+    files: Type.Optional(Type.Boolean()),
+    database: Type.Optional(SyncDatabase),
+    tables: Type.Optional(Type.Array(TableName, { minItems: 1, maxItems: 500 })),
+  },
+  { additionalProperties: false },
+);
+export type SyncRequest = Static<typeof SyncRequest>;
+
+export const CloneSiteRequest = Type.Object(
+  {
+    name: Slug,
+    domains: Type.Optional(Type.Array(Hostname, { maxItems: 20 })),
+    fromBackupId: Type.Optional(Id),
+  },
+  { additionalProperties: false },
+);
+export type CloneSiteRequest = Static<typeof CloneSiteRequest>;
+
+export const StagingRequest = Type.Object(
+  {
+    name: Type.Optional(Slug),
+    domains: Type.Optional(Type.Array(Hostname, { maxItems: 20 })),
+  },
+  { additionalProperties: false },
+);
+export type StagingRequest = Static<typeof StagingRequest>;

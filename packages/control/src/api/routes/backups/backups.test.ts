@@ -174,6 +174,97 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       assert.equal((await h.call(h.owner.token, 'GET', `/api/v1/jobs/${job.id}`)).json().state, 'cancelled');
     });
 
+    test('clone, staging, push, pull: env.sync jobs on the source server, targets pinned there', async () => {
+      const c = await h.call(
+        h.owner.token,
+        'POST',
+        `/api/v1/sites/${(await h.call(h.owner.token, 'GET', `/api/v1/environments/${envId}`)).json().siteId}/clone`,
+        {
+          name: 'bk-shop-copy',
+          domains: ['copy.example.com'],
+        },
+      );
+      assert.equal(c.statusCode, 202, c.body);
+      const cl = c.json();
+      assert.deepEqual(cl.environment.serverIds, [app.id], 'pinned to the source server');
+      assert.equal(cl.job.kind, 'site.provision');
+      assert.equal(cl.syncJob.kind, 'env.sync');
+      assert.equal(cl.syncJob.serverId, app.id);
+      assert.equal(cl.syncJob.environmentId, cl.environment.id);
+      assert.equal(cl.syncJob.params.mode, 'clone');
+      assert.equal(cl.syncJob.params.sourceEnvironmentId, envId);
+      assert.equal(cl.syncJob.params.sourceUrl, 'https://bk-shop.example.com');
+      assert.equal(cl.syncJob.params.targetUrl, 'https://copy.example.com');
+      assert.equal(cl.syncJob.params.database, 'all');
+      assert.match(cl.syncJob.params.sourceBackupId, /^bak_/);
+      const siteId = cl.syncJob.params.siteId;
+      assert.notEqual(siteId, undefined);
+      const dupName = await h.call(h.owner.token, 'POST', `/api/v1/sites/${siteId}/clone`, { name: 'bk-shop-copy' });
+      assert.equal(dupName.statusCode, 409);
+      const dupDomain = await h.call(h.owner.token, 'POST', `/api/v1/sites/${siteId}/clone`, {
+        name: 'other-copy',
+        domains: ['bk-shop.example.com'],
+      });
+      assert.equal(dupDomain.statusCode, 409);
+      // From a backup of another site: refused.
+      const bk = (await h.call(h.owner.token, 'GET', `/api/v1/environments/${envId}/backups`)).json().items[0].id;
+      const wrong = await h.call(h.owner.token, 'POST', `/api/v1/sites/${siteId}/clone`, {
+        name: 'from-wrong',
+        fromBackupId: bk,
+      });
+      assert.equal(wrong.statusCode, 422);
+      assert.equal(wrong.json().error.code, 'TRIPLANE_ERR_BACKUP_WRONG_SITE');
+      const shopSite = (await h.call(h.owner.token, 'GET', `/api/v1/environments/${envId}`)).json().siteId;
+      const fromBk = await h.call(h.owner.token, 'POST', `/api/v1/sites/${shopSite}/clone`, {
+        name: 'from-backup',
+        fromBackupId: bk,
+      });
+      assert.equal(fromBk.statusCode, 202, fromBk.body);
+      assert.equal(fromBk.json().syncJob.params.fromBackup.backupId, bk);
+      // Staging.
+      const st = await h.call(h.owner.token, 'POST', `/api/v1/sites/${shopSite}/staging`, {
+        domains: ['staging.bk-shop.example.com'],
+      });
+      assert.equal(st.statusCode, 202, st.body);
+      assert.equal(st.json().environment.name, 'staging');
+      assert.equal(st.json().syncJob.params.mode, 'staging');
+      assert.equal(st.json().syncJob.params.noindex, true);
+      assert.equal(
+        (await h.call(h.owner.token, 'POST', `/api/v1/sites/${shopSite}/staging`, {})).statusCode,
+        409,
+        'exists already',
+      );
+      const stagingId = st.json().environment.id;
+      // Push defaults to woo-safe + files with a pre-push backup; pull to all.
+      const push = await h.call(h.owner.token, 'POST', `/api/v1/environments/${stagingId}/push`, {});
+      assert.equal(push.statusCode, 202, push.body);
+      const pp = push.json().job.params;
+      assert.equal(pp.database, 'woo-safe');
+      assert.equal(pp.files, true);
+      assert.equal(pp.sourceEnvironmentId, stagingId);
+      assert.equal(pp.targetEnvironmentId, envId);
+      assert.match(pp.preBackupId, /^bak_/);
+      const pull = await h.call(h.owner.token, 'POST', `/api/v1/environments/${stagingId}/pull`, {
+        files: false,
+        tables: ['wp_posts', 'wp_postmeta'],
+      });
+      assert.equal(pull.statusCode, 202, pull.body);
+      assert.equal(pull.json().job.params.database, 'tables');
+      assert.deepEqual(pull.json().job.params.tables, ['wp_posts', 'wp_postmeta']);
+      assert.equal(pull.json().job.params.targetEnvironmentId, stagingId);
+      // Across sites: refused.
+      const x = await h.call(h.owner.token, 'POST', `/api/v1/environments/${stagingId}/push`, { to: cl.environment.id });
+      assert.equal(x.statusCode, 422);
+      assert.equal(x.json().error.code, 'TRIPLANE_ERR_BACKUP_WRONG_SITE');
+      const nothing = await h.call(h.owner.token, 'POST', `/api/v1/environments/${stagingId}/push`, {
+        files: false,
+        database: 'none',
+      });
+      assert.equal(nothing.statusCode, 400);
+      const viewer = await h.makeUser('viewer');
+      assert.equal((await h.call(viewer.token, 'POST', `/api/v1/environments/${stagingId}/pull`, {})).statusCode, 403);
+    });
+
     test('schedule: one scheduled backup per running environment per day in its window, prune after it', async () => {
       await h.store.db.updateTable('environments').set({ status: 'running' }).where('id', '=', envId).execute();
       const clock = new FakeClock(Date.parse('2026-11-25T00:00:00.000Z'));

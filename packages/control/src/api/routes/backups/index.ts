@@ -11,6 +11,7 @@ import { enqueueJob } from '../../../jobs/enqueue.ts';
 import { requireSiteRole, requireUser } from '../../auth/authorize.ts';
 import { errorResponses } from '../../errors.ts';
 import { requireEnvironmentRole } from '../sites/access.ts';
+import { registerSyncRoutes } from './sync.ts';
 
 const TAGS = ['backups'];
 const EnvParams = Type.Object({ id: Id }, { additionalProperties: false });
@@ -23,6 +24,7 @@ const JobResponse = Type.Object({ job: Job }, { additionalProperties: false });
 export default async function backupsRoutes(base: FastifyInstance): Promise<void> {
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
   const { store, clock } = app.ctx;
+  await registerSyncRoutes(base);
 
   app.post(
     '/environments/:id/backups',

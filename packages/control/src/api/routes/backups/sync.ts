@@ -1,0 +1,421 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { isoNow, newId, TriplaneError } from '@triplane/kernel';
+import {
+  CloneSiteRequest,
+  Domain,
+  Environment,
+  Id,
+  Job,
+  Site,
+  StagingRequest,
+  type SyncDatabase,
+  SyncRequest,
+} from '@triplane/spec';
+import type { FastifyInstance } from 'fastify';
+import type { Kysely, Selectable } from 'kysely';
+import { audit } from '../../../audit/audit.ts';
+import { dataServerOf } from '../../../backups/backups.ts';
+import { AGENT_JOB_KINDS } from '../../../jobs/agent-kinds.ts';
+import { toJobDto } from '../../../jobs/dto.ts';
+import { enqueueJob, type JobRow } from '../../../jobs/enqueue.ts';
+import type { DB, EnvironmentsTable, SitesTable } from '../../../store/schema.ts';
+import { bumpRevision } from '../../../store/store.ts';
+import { requireOrgRole, requireSiteRole, requireUser } from '../../auth/authorize.ts';
+import { errorResponses } from '../../errors.ts';
+import { newEnvironmentRow } from '../environments/rules.ts';
+import { requireEnvironmentRole } from '../sites/access.ts';
+import { toDomain, toEnvironment, toSite } from '../sites/dto.ts';
+
+const TAGS = ['backups'];
+const IdParams = Type.Object({ id: Id }, { additionalProperties: false });
+const SyncResponse = Type.Object({ job: Job }, { additionalProperties: false });
+const CreatedResponse = Type.Object(
+  { site: Site, environment: Environment, domains: Type.Array(Domain), job: Job, syncJob: Job },
+  { additionalProperties: false },
+);
+
+type Env = Selectable<EnvironmentsTable>;
+
+/** `https://<primary domain>` of an environment, or null (the agent then uses its web port). */
+async function primaryUrl(trx: Kysely<DB>, envId: string): Promise<string | null> {
+  const d = await trx
+    .selectFrom('domains')
+    .select('hostname')
+    .where('environment_id', '=', envId)
+    .orderBy('is_primary', 'desc')
+    .orderBy('created_at')
+    .executeTakeFirst();
+  return d ? `https://${d.hostname}` : null;
+}
+
+async function productionOf(trx: Kysely<DB>, siteId: string): Promise<Env> {
+  const env = await trx
+    .selectFrom('environments')
+    .selectAll()
+    .where('site_id', '=', siteId)
+    .where('name', '=', 'production')
+    .executeTakeFirst();
+  if (!env) throw new TriplaneError('TRIPLANE_ERR_NOT_FOUND', 'the site has no production environment');
+  return env;
+}
+
+async function checkDomainsFree(trx: Kysely<DB>, hostnames: string[]): Promise<void> {
+  const dup = hostnames.find((h, i) => hostnames.indexOf(h) !== i);
+  if (dup) throw new TriplaneError('TRIPLANE_ERR_ALREADY_EXISTS', `hostname ${dup} is listed twice`, { hostname: dup });
+  if (!hostnames.length) return;
+  const used = await trx.selectFrom('domains').select('hostname').where('hostname', 'in', hostnames).execute();
+  if (used.length) {
+    throw new TriplaneError('TRIPLANE_ERR_ALREADY_EXISTS', `hostname ${used[0]?.hostname} is already in use`, {
+      hostnames: used.map((d) => d.hostname),
+    });
+  }
+}
+
+export interface SyncPlan {
+  mode: 'clone' | 'staging' | 'push' | 'pull';
+  site: Selectable<SitesTable>;
+  source: Env;
+  target: Env;
+  /** the target's server when it is created here (pinned to the source's) */
+  targetServerId?: string;
+  files: boolean;
+  database: SyncDatabase;
+  tables?: string[] | undefined;
+  fromBackup?: { backupId: string; dbSnapshotId: string | null; filesSnapshotId: string } | undefined;
+  createdBy: string;
+}
+
+/** Enqueue the `env.sync` job of a plan (in the caller's transaction). */
+export async function enqueueSync(trx: Kysely<DB>, p: SyncPlan, clock: import('@triplane/kernel').Clock): Promise<JobRow> {
+  const serverId = dataServerOf(p.source);
+  const targetServer = p.targetServerId ?? dataServerOf(p.target);
+  if (targetServer !== serverId) {
+    throw new TriplaneError(
+      'TRIPLANE_ERR_BACKUP_UNREACHABLE',
+      'both environments must run on the same app server to copy data between them (move one first)',
+      { sourceServerId: serverId, targetServerId: targetServer },
+    );
+  }
+  if (p.database === 'tables' && !p.tables?.length) {
+    throw new TriplaneError('TRIPLANE_ERR_VALIDATION', 'database "tables" needs the list of tables');
+  }
+  if (!p.files && p.database === 'none')
+    throw new TriplaneError('TRIPLANE_ERR_VALIDATION', 'nothing to copy: files false and database none');
+  const k = AGENT_JOB_KINDS['env.sync'];
+  const { job } = await enqueueJob(trx, {
+    kind: 'env.sync',
+    lane: k?.lane ?? 'low',
+    maxAttempts: k?.maxAttempts ?? 8,
+    params: {
+      mode: p.mode,
+      siteId: p.site.id,
+      sourceEnvironmentId: p.source.id,
+      targetEnvironmentId: p.target.id,
+      environmentId: p.target.id,
+      files: p.files,
+      database: p.database,
+      ...(p.tables ? { tables: p.tables } : {}),
+      ...(p.fromBackup ? { fromBackup: p.fromBackup } : { sourceBackupId: newId('bak') }),
+      ...(p.mode === 'push' || p.mode === 'pull' ? { preBackupId: newId('bak') } : {}),
+      sourceUrl: await primaryUrl(trx, p.source.id),
+      targetUrl: await primaryUrl(trx, p.target.id),
+      noindex: p.mode === 'staging' || (p.mode === 'pull' && p.target.name !== 'production'),
+    },
+    orgId: p.site.org_id,
+    siteId: p.site.id,
+    environmentId: p.target.id,
+    serverId,
+    createdBy: p.createdBy,
+    clock,
+  });
+  return job;
+}
+
+/**
+ * Clone, staging, push and pull (spec/api/backups.ts). The data work is an `env.sync` job on
+ * the source's app server; environments created here are pinned to that server.
+ */
+export async function registerSyncRoutes(base: FastifyInstance): Promise<void> {
+  const app = base.withTypeProvider<TypeBoxTypeProvider>();
+  const { store, clock } = app.ctx;
+
+  app.post(
+    '/sites/:id/clone',
+    {
+      schema: {
+        tags: TAGS,
+        summary: 'Clone a site (from live data or a backup) into a new site with its own domains',
+        params: IdParams,
+        body: CloneSiteRequest,
+        response: { 202: CreatedResponse, ...errorResponses(400, 401, 403, 404, 409, 422) },
+      },
+    },
+    async (req, reply) => {
+      const u = requireUser(req);
+      const { site } = await requireSiteRole(req, req.params.id, 'developer');
+      await requireOrgRole(req, site.org_id, 'admin');
+      const b = req.body;
+      const hostnames = (b.domains ?? []).map((h) => h.toLowerCase());
+      const out = await store.transaction(async (trx) => {
+        const source = await productionOf(trx, site.id);
+        const serverId = dataServerOf(source);
+        let fromBackup: SyncPlan['fromBackup'];
+        if (b.fromBackupId) {
+          const bk = await trx.selectFrom('backups').selectAll().where('id', '=', b.fromBackupId).executeTakeFirst();
+          if (!bk) throw new TriplaneError('TRIPLANE_ERR_NOT_FOUND', 'backup not found');
+          if (bk.site_id !== site.id) {
+            throw new TriplaneError('TRIPLANE_ERR_BACKUP_WRONG_SITE', `backup ${bk.id} is not a backup of ${site.name}`);
+          }
+          if (bk.state !== 'available')
+            throw new TriplaneError('TRIPLANE_ERR_BACKUP_PRUNED', 'this backup was removed by retention');
+          if (bk.server_id !== serverId)
+            throw new TriplaneError('TRIPLANE_ERR_BACKUP_UNREACHABLE', 'the backup is on another app server');
+          fromBackup = { backupId: bk.id, dbSnapshotId: bk.db_snapshot_id, filesSnapshotId: bk.files_snapshot_id };
+        }
+        const taken = await trx
+          .selectFrom('sites')
+          .select('id')
+          .where('org_id', '=', site.org_id)
+          .where('name', '=', b.name)
+          .executeTakeFirst();
+        if (taken)
+          throw new TriplaneError('TRIPLANE_ERR_ALREADY_EXISTS', `a site named ${b.name} already exists in this organization`);
+        await checkDomainsFree(trx, hostnames);
+        const now = isoNow(clock);
+        const newSite = {
+          id: newId('site'),
+          org_id: site.org_id,
+          name: b.name,
+          kind: site.kind,
+          plan: site.plan,
+          status: 'provisioning',
+          created_at: now,
+          updated_at: now,
+        };
+        await trx.insertInto('sites').values(newSite).execute();
+        const env = newEnvironmentRow({
+          siteId: newSite.id,
+          name: 'production',
+          php: JSON.parse(source.php),
+          resources: JSON.parse(source.resources),
+          replicas: 1,
+          serverIds: [serverId],
+          externalDatabase: null,
+          now,
+        });
+        await trx.insertInto('environments').values(env).execute();
+        const domains = hostnames.map((hostname, i) => ({
+          id: newId('dom'),
+          environment_id: env.id,
+          hostname,
+          is_primary: i === 0 ? 1 : 0,
+          redirect_to_primary: 1,
+          created_at: now,
+        }));
+        if (domains.length) await trx.insertInto('domains').values(domains).execute();
+        await bumpRevision(trx);
+        const { job } = await enqueueJob(trx, {
+          kind: 'site.provision',
+          lane: 'interactive',
+          params: { siteId: newSite.id, environmentId: env.id },
+          orgId: site.org_id,
+          siteId: newSite.id,
+          environmentId: env.id,
+          createdBy: u.userId,
+          clock,
+        });
+        const target = await trx.selectFrom('environments').selectAll().where('id', '=', env.id).executeTakeFirstOrThrow();
+        const syncJob = await enqueueSync(
+          trx,
+          {
+            mode: 'clone',
+            site: newSite,
+            source,
+            target,
+            targetServerId: serverId,
+            files: true,
+            database: 'all',
+            fromBackup,
+            createdBy: u.userId,
+          },
+          clock,
+        );
+        await audit(trx, req, {
+          action: 'site.clone',
+          orgId: site.org_id,
+          targetType: 'site',
+          targetId: newSite.id,
+          details: {
+            from: site.id,
+            name: b.name,
+            domains: hostnames,
+            fromBackupId: b.fromBackupId ?? null,
+            jobId: job.id,
+            syncJobId: syncJob.id,
+          },
+        });
+        return {
+          site: toSite(newSite),
+          environment: toEnvironment(target),
+          domains: domains.map(toDomain),
+          job: toJobDto(job),
+          syncJob: toJobDto(syncJob),
+        };
+      });
+      return reply.code(202).send(out);
+    },
+  );
+
+  app.post(
+    '/sites/:id/staging',
+    {
+      schema: {
+        tags: TAGS,
+        summary: 'Create a staging environment filled from production (noindex)',
+        params: IdParams,
+        body: StagingRequest,
+        response: { 202: CreatedResponse, ...errorResponses(400, 401, 403, 404, 409, 422) },
+      },
+    },
+    async (req, reply) => {
+      const u = requireUser(req);
+      const { site } = await requireSiteRole(req, req.params.id, 'developer');
+      const name = req.body.name ?? 'staging';
+      if (name === 'production')
+        throw new TriplaneError('TRIPLANE_ERR_VALIDATION', 'a staging environment can not be named production');
+      const hostnames = (req.body.domains ?? []).map((h) => h.toLowerCase());
+      const out = await store.transaction(async (trx) => {
+        const source = await productionOf(trx, site.id);
+        const serverId = dataServerOf(source);
+        const exists = await trx
+          .selectFrom('environments')
+          .select('id')
+          .where('site_id', '=', site.id)
+          .where('name', '=', name)
+          .executeTakeFirst();
+        if (exists)
+          throw new TriplaneError('TRIPLANE_ERR_ALREADY_EXISTS', `environment ${name} already exists; pull into it instead`);
+        await checkDomainsFree(trx, hostnames);
+        const now = isoNow(clock);
+        const env = newEnvironmentRow({
+          siteId: site.id,
+          name,
+          php: JSON.parse(source.php),
+          resources: JSON.parse(source.resources),
+          replicas: 1,
+          serverIds: [serverId],
+          externalDatabase: null,
+          now,
+        });
+        await trx.insertInto('environments').values(env).execute();
+        const domains = hostnames.map((hostname, i) => ({
+          id: newId('dom'),
+          environment_id: env.id,
+          hostname,
+          is_primary: i === 0 ? 1 : 0,
+          redirect_to_primary: 1,
+          created_at: now,
+        }));
+        if (domains.length) await trx.insertInto('domains').values(domains).execute();
+        await bumpRevision(trx);
+        const { job } = await enqueueJob(trx, {
+          kind: 'environment.provision',
+          lane: 'interactive',
+          params: { environmentId: env.id },
+          orgId: site.org_id,
+          siteId: site.id,
+          environmentId: env.id,
+          createdBy: u.userId,
+          clock,
+        });
+        const target = await trx.selectFrom('environments').selectAll().where('id', '=', env.id).executeTakeFirstOrThrow();
+        const syncJob = await enqueueSync(
+          trx,
+          { mode: 'staging', site, source, target, targetServerId: serverId, files: true, database: 'all', createdBy: u.userId },
+          clock,
+        );
+        await audit(trx, req, {
+          action: 'environment.staging',
+          orgId: site.org_id,
+          targetType: 'environment',
+          targetId: env.id,
+          details: { name, domains: hostnames, jobId: job.id, syncJobId: syncJob.id },
+        });
+        return {
+          site: toSite(site),
+          environment: toEnvironment(target),
+          domains: domains.map(toDomain),
+          job: toJobDto(job),
+          syncJob: toJobDto(syncJob),
+        };
+      });
+      return reply.code(202).send(out);
+    },
+  );
+
+  for (const direction of ['push', 'pull'] as const) {
+    app.post(
+      `/environments/:id/${direction}`,
+      {
+        schema: {
+          tags: TAGS,
+          summary:
+            direction === 'push'
+              ? "Copy this environment's files and database into another one (default production; WooCommerce-safe by default)"
+              : "Copy another environment's (default production) files and database into this one",
+          params: IdParams,
+          body: SyncRequest,
+          response: { 202: SyncResponse, ...errorResponses(400, 401, 403, 404, 409, 422) },
+        },
+      },
+      async (req, reply) => {
+        const u = requireUser(req);
+        const { env: self, site } = await requireEnvironmentRole(req, req.params.id, 'developer');
+        const b = req.body;
+        const otherId = direction === 'push' ? b.to : b.from;
+        if ((direction === 'push' && b.from) || (direction === 'pull' && b.to)) {
+          throw new TriplaneError(
+            'TRIPLANE_ERR_VALIDATION',
+            direction === 'push' ? 'push takes `to`, not `from`' : 'pull takes `from`, not `to`',
+          );
+        }
+        const out = await store.transaction(async (trx) => {
+          const other = otherId
+            ? await trx.selectFrom('environments').selectAll().where('id', '=', otherId).executeTakeFirst()
+            : await productionOf(trx, site.id);
+          if (!other || other.site_id !== site.id) {
+            throw new TriplaneError(
+              'TRIPLANE_ERR_BACKUP_WRONG_SITE',
+              'push and pull work between environments of the same site (clone for another site)',
+            );
+          }
+          if (other.id === self.id)
+            throw new TriplaneError('TRIPLANE_ERR_VALIDATION', 'source and target are the same environment');
+          const [source, target] = direction === 'push' ? [self, other] : [other, self];
+          const database: SyncDatabase = b.database ?? (b.tables ? 'tables' : direction === 'push' ? 'woo-safe' : 'all');
+          const job = await enqueueSync(
+            trx,
+            { mode: direction, site, source, target, files: b.files ?? true, database, tables: b.tables, createdBy: u.userId },
+            clock,
+          );
+          await audit(trx, req, {
+            action: `environment.${direction}`,
+            orgId: site.org_id,
+            targetType: 'environment',
+            targetId: target.id,
+            details: {
+              sourceEnvironmentId: source.id,
+              files: b.files ?? true,
+              database,
+              tables: b.tables ?? null,
+              jobId: job.id,
+            },
+          });
+          return { job: toJobDto(job) };
+        });
+        return reply.code(202).send(out);
+      },
+    );
+  }
+}
