@@ -3,11 +3,15 @@ import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { createServer } from 'node:http';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PurgeCommand } from '@triplane/cache';
 import { type Logger, silentLogger, TriplaneError } from '@triplane/kernel';
+import type { EdgeEnvironmentDelta } from '@triplane/spec';
 import { AggregatorRegistry } from 'prom-client';
 import { type EdgeConfig, loadConfig } from './config.ts';
+import { mergeEnvironmentDeltas } from './traffic-deltas.ts';
+import type { SqliteCollectionStore } from './waf-collections.ts';
 import { WafCompiler } from './waf-compile.ts';
 import { wafRootText } from './waf-config.ts';
 import type { WafEvent } from './waf-events.ts';
@@ -41,7 +45,15 @@ export interface EdgeClusterOptions {
   restartDelayMs?: number;
   /** WAF events of every worker (e.g. a WafEventShipper's `push`). */
   onWafEvent?: (e: WafEvent) => void;
+  /**
+   * The edge's state directory: the WAF collections shared by the workers live in
+   * STATE_DIR/waf/collections.db (waf-collections.ts). Without it each worker keeps its own.
+   */
+  stateDir?: string;
 }
+
+/** How often the primary deletes expired WAF collection records. */
+const COLLECTION_SWEEP_MS = 60_000;
 
 export interface EdgeCluster {
   readonly address: AddressInfo;
@@ -55,14 +67,18 @@ export interface EdgeCluster {
   restartWorkers(): Promise<void>;
   /** Worker process ids (tests, status). */
   pids(): number[];
+  /** Every worker's per-environment traffic since the previous call, summed (metrics-push.ts). */
+  drainMetrics(): Promise<EdgeEnvironmentDelta[]>;
   close(): Promise<void>;
 }
 
 export type ToWorker =
-  | { t: 'start'; config: EdgeConfig }
+  /** wafCollections: the shared collection store's file, undefined → per-worker memory */
+  | { t: 'start'; config: EdgeConfig; wafCollections?: string }
   | { t: 'reload'; config: EdgeConfig }
   | { t: 'purge'; site: string; commands: PurgeCommand[] }
-  | { t: 'shutdown' };
+  | { t: 'shutdown' }
+  | { t: 'metrics-drain'; id: number };
 
 export type FromWorker =
   | { t: 'ready'; address: AddressInfo; httpsAddress: AddressInfo | undefined }
@@ -70,7 +86,8 @@ export type FromWorker =
   | { t: 'reload-failed'; message: string }
   /** A PURGE/BAN request purged this worker's cache: the primary runs it on every other worker. */
   | { t: 'purged'; site: string; commands: PurgeCommand[] }
-  | { t: 'waf-event'; event: WafEvent };
+  | { t: 'waf-event'; event: WafEvent }
+  | { t: 'metrics'; id: number; deltas: EdgeEnvironmentDelta[] };
 
 /** A free port for `host` (port 0 in the config: every worker must bind the same one). */
 async function freePort(host: string): Promise<number> {
@@ -116,6 +133,31 @@ export async function startEdgeCluster(opts: EdgeClusterOptions): Promise<EdgeCl
     http: config.listen.port || (await freePort(config.listen.host)),
     https: config.listen.https ? config.listen.https.port || (await freePort(config.listen.https.host)) : undefined,
   };
+  // The primary creates the shared WAF collection store (and sweeps it); workers open the file.
+  let collections: SqliteCollectionStore | undefined;
+  if (opts.stateDir) {
+    try {
+      // loaded only here: the native addon is not needed by an edge without a state dir
+      const { SqliteCollectionStore } = await import('./waf-collections.ts');
+      collections = SqliteCollectionStore.open(join(opts.stateDir, 'waf', 'collections.db'), { create: true, logger: log });
+    } catch (e) {
+      log.error({ err: e }, 'WAF collections: cannot open the shared store; each worker keeps its own in memory');
+    }
+  } else log.info('WAF collections: no state dir, each worker keeps its own in memory (IP counters are per worker)');
+  const sweep = collections
+    ? setInterval(() => {
+        try {
+          const n = collections?.sweep(Date.now()) ?? 0;
+          if (n > 0) log.debug({ removed: n }, 'WAF collections swept');
+        } catch (e) {
+          log.error({ err: e }, 'WAF collections sweep failed');
+        }
+      }, COLLECTION_SWEEP_MS).unref()
+    : undefined;
+  const closeCollections = () => {
+    clearInterval(sweep);
+    collections?.close();
+  };
   if (tcpMigrateReq() === false) {
     log.warn(
       'net.ipv4.tcp_migrate_req is 0: a rolling worker restart may reset connections queued on the old worker (run `triplane host prepare`)',
@@ -138,6 +180,9 @@ export async function startEdgeCluster(opts: EdgeClusterOptions): Promise<EdgeCl
   let address: AddressInfo | undefined;
   let httpsAddress: AddressInfo | undefined;
   const recentDeaths: number[] = [];
+  /** Pending drainMetrics() calls by id. */
+  const drainReplies = new Map<number, (deltas: EdgeEnvironmentDelta[]) => void>();
+  let drainSeq = 0;
 
   cluster.setupPrimary({ exec: WORKER_ENTRY, silent: false });
 
@@ -162,6 +207,7 @@ export async function startEdgeCluster(opts: EdgeClusterOptions): Promise<EdgeCl
           w.on('message', (msg: FromWorker) => {
             if (msg.t === 'reload-failed') log.error({ pid: w.process.pid, reason: msg.message }, 'worker refused a config');
             if (msg.t === 'waf-event') opts.onWafEvent?.(msg.event);
+            if (msg.t === 'metrics') drainReplies.get(msg.id)?.(msg.deltas);
             if (msg.t === 'purged') {
               for (const other of workers)
                 if (other !== w && other.isConnected())
@@ -180,7 +226,13 @@ export async function startEdgeCluster(opts: EdgeClusterOptions): Promise<EdgeCl
         reject(new TriplaneError('TRIPLANE_ERR_EDGE_START', `edge worker exited during start (code ${code})`));
       w.on('message', onMessage);
       w.once('exit', onEarlyExit);
-      w.once('online', () => w.send({ t: 'start', config: forWorkers(config) } satisfies ToWorker));
+      w.once('online', () =>
+        w.send({
+          t: 'start',
+          config: forWorkers(config),
+          ...(collections ? { wafCollections: collections.file } : {}),
+        } satisfies ToWorker),
+      );
     });
 
   const onExit = (w: Worker, code: number | null, signal: string | null) => {
@@ -211,6 +263,7 @@ export async function startEdgeCluster(opts: EdgeClusterOptions): Promise<EdgeCl
   } catch (e) {
     closing = true;
     await Promise.all([...workers].map(retire));
+    closeCollections();
     throw e;
   }
 
@@ -262,6 +315,28 @@ export async function startEdgeCluster(opts: EdgeClusterOptions): Promise<EdgeCl
       }
     },
     pids: () => [...workers].map((w) => w.process.pid ?? 0),
+    drainMetrics() {
+      const id = ++drainSeq;
+      const targets = [...workers].filter((w) => w.isConnected());
+      return new Promise((resolve) => {
+        const parts: EdgeEnvironmentDelta[][] = [];
+        let waiting = targets.length;
+        const finish = () => {
+          clearTimeout(timer);
+          drainReplies.delete(id);
+          resolve(mergeEnvironmentDeltas(parts));
+        };
+        // a worker that answers late (stalled, dying) loses that delta: a report never waits long
+        const timer = setTimeout(finish, 2000);
+        timer.unref();
+        drainReplies.set(id, (deltas) => {
+          parts.push(deltas);
+          if (--waiting === 0) finish();
+        });
+        if (waiting === 0) return finish();
+        for (const w of targets) w.send({ t: 'metrics-drain', id } satisfies ToWorker);
+      });
+    },
     async close() {
       closing = true;
       // a worker still starting has served nothing: stop it now, it must not outlive close()
@@ -269,6 +344,7 @@ export async function startEdgeCluster(opts: EdgeClusterOptions): Promise<EdgeCl
       metricsServer?.closeAllConnections();
       metricsServer?.close();
       await Promise.all([...workers].map(retire));
+      closeCollections();
     },
   };
 }

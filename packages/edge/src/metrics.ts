@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { MemoryStorage } from '@triplane/cache';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AccessEntry } from './access-log.ts';
+import { TrafficDeltas } from './traffic-deltas.ts';
 
 /**
  * Prometheus metrics of one edge process. Served on its own listener (`listen.metrics`), never on
@@ -29,6 +30,20 @@ export class EdgeMetrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
+  readonly wafBlocks = new Counter({
+    name: 'triplane_edge_waf_blocks_total',
+    help: 'Requests the WAF refused (block mode), by site',
+    labelNames: ['site'] as const,
+    registers: [this.registry],
+  });
+  readonly upstreamErrors = new Counter({
+    name: 'triplane_edge_upstream_errors_total',
+    help: 'Requests answered 502/503/504 because no upstream answered (refused, reset, timeout, none healthy)',
+    labelNames: ['site'] as const,
+    registers: [this.registry],
+  });
+  /** Per-site counts since the last drain, pushed to the control plane (metrics-push.ts). */
+  readonly traffic = new TrafficDeltas();
   readonly connections = new Gauge({
     name: 'triplane_edge_active_connections',
     help: 'Open client connections',
@@ -68,6 +83,16 @@ export class EdgeMetrics {
     this.requests.inc({ site, status: String(e.status), cache: e.cache });
     this.duration.observe({ site, cache: e.cache }, e.ms / 1000);
     if (e.upstreamMs !== undefined) this.upstreamFirstByte.observe({ site }, e.upstreamMs / 1000);
+    // the edge made a 502/503/504 itself: no upstream response headers arrived
+    const upstreamError = e.status >= 502 && e.status <= 504 && e.upstreamMs === undefined && e.site !== undefined;
+    if (upstreamError) this.upstreamErrors.inc({ site });
+    if (e.site !== undefined) this.traffic.request(e.site, e.status, e.cache, e.ms, upstreamError);
+  }
+
+  /** A request the WAF refused (server.ts, from the WAF event). */
+  wafBlocked(site: string): void {
+    this.wafBlocks.inc({ site });
+    this.traffic.wafBlock(site);
   }
 
   async listen(host: string, port: number): Promise<Server> {

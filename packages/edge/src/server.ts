@@ -74,7 +74,15 @@ export async function startEdge(opts: StartEdgeOptions): Promise<EdgeHandle> {
     clock,
     onAccess: (e) => metrics.observe(e),
     httpsPort: () => tls?.address.port,
-    waf: { logs: wafLogs, logger, onEvent: opts.onWafEvent },
+    waf: {
+      logs: wafLogs,
+      logger,
+      // refusals feed the metrics (metrics.ts); every event goes on to the caller's sink
+      onEvent: (e) => {
+        if (e.action === 'blocked') metrics.wafBlocked(e.site);
+        opts.onWafEvent?.(e);
+      },
+    },
   });
 
   const server: Server = createServer(

@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { TriplaneError } from '@triplane/kernel';
-import { Waf } from '@triplane/waf';
+import { type CollectionStore, MemoryCollectionStore, Waf } from '@triplane/waf';
 
 /**
  * Compiles WAF root texts (waf-config.ts `wafRootText`) into `@triplane/waf` engines: one engine
@@ -25,11 +25,24 @@ function stamp(p: string): string {
 }
 
 /**
+ * The collection store (IP, GLOBAL… via initcol) of engines compiled in this process from now on:
+ * an edge worker sets the host's shared store (waf-collections.ts) before it starts the edge.
+ * Undefined: each compiler keeps one memory store for its engines (collections per process).
+ */
+let processStore: CollectionStore | undefined;
+export function useWafCollectionStore(store: CollectionStore | undefined): void {
+  processStore = store;
+}
+
+/**
  * Compiles root texts into engines, once per distinct text, and keeps them for the next reload
- * while the files (and directories, for Include globs) they read are unchanged.
+ * while the files (and directories, for Include globs) they read are unchanged. Every engine uses
+ * the same collection store, as ModSecurity's SecDataDir is one per server: a counter for an IP sees
+ * its requests to every site.
  */
 export class WafCompiler {
   #entries = new Map<string, Entry>();
+  readonly #store: CollectionStore = processStore ?? new MemoryCollectionStore();
 
   /** Throws TRIPLANE_ERR_CONFIG naming `field` and the SecLang file and line at fault. */
   compile(root: string, field: string): Waf {
@@ -43,7 +56,7 @@ export class WafCompiler {
     };
     let waf: Waf;
     try {
-      waf = Waf.fromText(root, '/(edge waf root)', { readFile });
+      waf = Waf.fromText(root, '/(edge waf root)', { readFile }, { store: this.#store });
     } catch (e) {
       const err = e as TriplaneError;
       const d = (err.details ?? {}) as { file?: string; line?: number; reason?: string };

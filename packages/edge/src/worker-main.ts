@@ -5,16 +5,30 @@
 import { createLogger } from '@triplane/kernel';
 import { AggregatorRegistry } from 'prom-client';
 import type { FromWorker, ToWorker } from './cluster.ts';
+import { drainEnvironmentDeltas } from './metrics-push.ts';
 import { type EdgeHandle, startEdge } from './server.ts';
+import type { SqliteCollectionStore } from './waf-collections.ts';
+import { useWafCollectionStore } from './waf-compile.ts';
 
 const log = createLogger('edge');
 let edge: EdgeHandle | undefined;
+let collections: SqliteCollectionStore | undefined;
 const send = (m: FromWorker) => process.send?.(m);
 
 process.on('message', async (m: ToWorker) => {
   try {
     switch (m.t) {
       case 'start':
+        if (m.wafCollections) {
+          // the host's shared WAF collections (IP, GLOBAL…): set before the engines are compiled
+          try {
+            const { SqliteCollectionStore } = await import('./waf-collections.ts');
+            collections = SqliteCollectionStore.open(m.wafCollections, { logger: log });
+            useWafCollectionStore(collections);
+          } catch (e) {
+            log.error({ err: e }, 'WAF collections: cannot open the shared store; this worker keeps its own in memory');
+          }
+        }
         edge = await startEdge({
           config: m.config,
           logger: log,
@@ -40,6 +54,9 @@ process.on('message', async (m: ToWorker) => {
       case 'shutdown':
         drain();
         return;
+      case 'metrics-drain':
+        send({ t: 'metrics', id: m.id, deltas: edge ? drainEnvironmentDeltas(edge) : [] });
+        return;
     }
   } catch (e) {
     if (m.t === 'start') {
@@ -56,7 +73,10 @@ let draining = false;
 const drain = () => {
   if (draining) return;
   draining = true;
-  void (edge?.close() ?? Promise.resolve()).finally(() => process.exit(0));
+  void (edge?.close() ?? Promise.resolve()).finally(() => {
+    collections?.close();
+    process.exit(0);
+  });
 };
 process.once('SIGINT', drain);
 process.once('SIGTERM', drain);

@@ -55,7 +55,17 @@ export function registerEdge(program: Command): void {
       const workers = o.workers === 'auto' ? availableParallelism() : Number(o.workers);
       if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw usageError('--workers: a number 1-256 or "auto"');
       const [
-        { loadConfigFile, startEdge, startEdgeCluster, EdgeControlLink, yamlConfigParser, WafEventShipper, readEdgeCredential },
+        {
+          loadConfigFile,
+          startEdge,
+          startEdgeCluster,
+          EdgeControlLink,
+          yamlConfigParser,
+          WafEventShipper,
+          readEdgeCredential,
+          EdgeMetricsPusher,
+          drainEnvironmentDeltas,
+        },
         YAML,
         { createLogger },
       ] = await Promise.all([import('@triplane/edge'), import('yaml'), import('@triplane/kernel')]);
@@ -67,10 +77,25 @@ export function registerEdge(program: Command): void {
         ? new WafEventShipper({ apiUrl: o.api, credential: () => readEdgeCredential(o.stateDir), logger })
         : undefined;
       const onWafEvent = shipper ? (e: Parameters<typeof shipper.push>[0]) => shipper.push(e) : undefined;
-      const start = (config: unknown): Promise<RunningEdge> =>
-        workers > 1
-          ? startEdgeCluster({ config, workers, logger, ...(onWafEvent ? { onWafEvent } : {}) })
-          : startEdge({ config, logger, ...(onWafEvent ? { onWafEvent } : {}) });
+      // per-environment traffic since the last report, for the metrics pusher (--api mode)
+      let collectMetrics: () => Promise<import('@triplane/spec').EdgeEnvironmentDelta[]> = async () => [];
+      const start = async (config: unknown): Promise<RunningEdge> => {
+        if (workers > 1) {
+          // the state dir holds the WAF's shared IP/GLOBAL collections (one SQLite file for every worker)
+          const c = await startEdgeCluster({
+            config,
+            workers,
+            logger,
+            stateDir: o.stateDir,
+            ...(onWafEvent ? { onWafEvent } : {}),
+          });
+          collectMetrics = () => c.drainMetrics();
+          return c;
+        }
+        const e = await startEdge({ config, logger, ...(onWafEvent ? { onWafEvent } : {}) });
+        collectMetrics = async () => drainEnvironmentDeltas(e);
+        return e;
+      };
       if (o.config) {
         const file = o.config;
         // YAML errors name the file and line (`edge.yaml:12: sites[0].upstreams[1]: …`)
@@ -108,7 +133,21 @@ export function registerEdge(program: Command): void {
           (cfg) => edge.reload(cfg),
           (site, commands) => edge.purge(site, commands),
         );
-        stopLink = () => link.stop();
+        // traffic per environment to the control plane every 10 s, off the request path (docs/metrics.md)
+        const metricsIntervalMs = Math.trunc(Number(process.env.TRIPLANE_METRICS_INTERVAL_MS ?? 0)) || 0;
+        const pusher = new EdgeMetricsPusher({
+          apiUrl: o.api as string,
+          credential: () => readEdgeCredential(o.stateDir),
+          collect: () => collectMetrics(),
+          logger,
+          // tests shorten the 10 s period
+          ...(metricsIntervalMs >= 100 ? { intervalMs: metricsIntervalMs } : {}),
+        });
+        pusher.start();
+        stopLink = async () => {
+          await link.stop();
+          await pusher.stop();
+        };
       }
       process.stdout.write(`edge: listening on http://${edge.address.address}:${edge.address.port}\n`);
       if (edge.httpsAddress) {
