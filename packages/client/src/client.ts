@@ -1,3 +1,4 @@
+import type { EnvironmentMetrics, MetricsRange } from '@triplane/spec';
 import { type ClientOptions, type Query, seg, Transport } from './http.ts';
 import type {
   AddMemberRequest,
@@ -6,6 +7,8 @@ import type {
   AuditQuery,
   Backup,
   BackupList,
+  CloneResponse,
+  CloneSiteRequest,
   CreateApiTokenRequest,
   CreateDomainRequest,
   CreatedApiToken,
@@ -36,6 +39,8 @@ import type {
   ServerDetail,
   Site,
   SiteDetail,
+  StagingRequest,
+  SyncRequest,
   UpdateDomainRequest,
   UpdateEnvironmentRequest,
   UpdateMemberRequest,
@@ -171,6 +176,9 @@ export class TriplaneClient {
       this.#send<EnvironmentJobResponse>('POST', `/environments/${seg(id)}/actions/${action}`),
     /** 202: recorded; every edge drops the matching cached pages within moments (exactly one of urls, tags, all). */
     purge: (id: string, body: PurgeRequest) => this.#send<PurgeResponse>('POST', `/environments/${seg(id)}/purge`, body),
+    /** Traffic, latency, cache, WAF, upstream and container series (docs/metrics.md); `series`: comma-separated names. */
+    metrics: (id: string, q: { range?: MetricsRange; series?: string } = {}) =>
+      this.#get<EnvironmentMetrics>(`/environments/${seg(id)}/metrics`, { ...q }),
   };
 
   /** Backups (restic snapshots) of environments; taking and restoring one are jobs on the app server. */
@@ -181,6 +189,17 @@ export class TriplaneClient {
     get: (id: string) => this.#get<Backup>(`/backups/${seg(id)}`),
     /** 202 with the `backup.create` job. */
     create: (environmentId: string) => this.#send<{ job: Job }>('POST', `/environments/${seg(environmentId)}/backups`, {}),
+    /** 202: a new site (production pinned to the source's server) + its `env.sync` job. */
+    cloneSite: (siteId: string, body: CloneSiteRequest) => this.#send<CloneResponse>('POST', `/sites/${seg(siteId)}/clone`, body),
+    /** 202: a staging environment filled from production (noindex) + its `env.sync` job. */
+    createStaging: (siteId: string, body: StagingRequest = {}) =>
+      this.#send<CloneResponse>('POST', `/sites/${seg(siteId)}/staging`, body),
+    /** 202: copy this environment into `to` (default production; WooCommerce-safe by default). */
+    push: (environmentId: string, body: SyncRequest = {}) =>
+      this.#send<{ job: Job }>('POST', `/environments/${seg(environmentId)}/push`, body),
+    /** 202: copy `from` (default production) into this environment. */
+    pull: (environmentId: string, body: SyncRequest = {}) =>
+      this.#send<{ job: Job }>('POST', `/environments/${seg(environmentId)}/pull`, body),
     /** 202 with the `backup.restore` job; a safety backup is taken first. */
     restore: (id: string, body: RestoreRequest = {}) => this.#send<{ job: Job }>('POST', `/backups/${seg(id)}/restore`, body),
   };

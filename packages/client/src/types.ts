@@ -10,6 +10,7 @@ export type {
   AuditQuery,
   Backup,
   BackupList,
+  CloneSiteRequest,
   CreateApiTokenRequest,
   CreateDomainRequest,
   CreatedApiToken,
@@ -43,12 +44,24 @@ export type {
   ServerRole,
   Site,
   SiteDetail,
+  StagingRequest,
+  SyncDatabase,
+  SyncRequest,
   UpdateDomainRequest,
   UpdateEnvironmentRequest,
   UpdateMemberRequest,
   UpdateOrganizationRequest,
   User,
 } from '@triplane/spec';
+
+/** `POST /sites/{id}/clone` and `/sites/{id}/staging`. */
+export interface CloneResponse {
+  site: import('@triplane/spec').Site;
+  environment: import('@triplane/spec').Environment;
+  domains: import('@triplane/spec').Domain[];
+  job: import('@triplane/spec').Job;
+  syncJob: import('@triplane/spec').Job;
+}
 
 /** One page of a list route. */
 export interface Page<T> {

@@ -6,6 +6,7 @@ import { usageError } from '../cli/exit.ts';
 import { ago, fields, line, printJson, table } from '../cli/output.ts';
 import { assertSucceeded } from '../cli/progress.ts';
 import { resolveEnvironment, resolveSite } from '../cli/resolve.ts';
+import { registerEnvMetrics } from './env-metrics.ts';
 import { addWaitOptions, maybeWait } from './site.ts';
 
 function printEnv(e: Environment, siteName: string): void {
@@ -188,6 +189,8 @@ export function registerEnv(program: Command): void {
     const what = res.kind === 'all' ? 'everything' : `${res.values.length} ${res.kind === 'url' ? 'URL' : 'tag'}(s)`;
     line(`purge ${res.seq} of ${site.name}/${e.name} recorded (${what}); every edge applies it within moments`);
   });
+
+  registerEnvMetrics(env);
 }
 
 /** Exactly one of --url…, --tag… or --all (usage error otherwise, exit 2). */
