@@ -389,9 +389,7 @@ SecRule IP:HITS "@gt 5" "id:3,phase:1,deny,status:403,log,msg:'too many'"
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('overlapping transactions on two engines both count (needs the engine to fill `original`)', {
-    todo: 'transaction.ts/evaluate.ts: a relative setvar must record the value before it in StoredCollection.original',
-  }, () => {
+  test('overlapping transactions on two engines both count (the engine records the value before a relative setvar)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'waf-coll-'));
     const file = join(dir, 'c.db');
     const rules = `SecRuleEngine On

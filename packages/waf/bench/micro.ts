@@ -8,6 +8,11 @@
  *   node packages/waf/bench/micro.ts [--n 300] [--rounds 20] [--only get|post] [--profile FILE]
  *   node --cpu-prof --cpu-prof-dir=/tmp/prof packages/waf/bench/micro.ts --only get --n 20000 --rounds 1
  *   node packages/waf/bench/micro.ts --baseline /tmp/old/packages/waf   # A/B against another checkout
+ *   node packages/waf/bench/micro.ts --vary    # every argument value unique (suffix -N) per request
+ *
+ * The anchor requests repeat exactly, so whatever the engine remembers across transactions
+ * (short values' literal scans, t:sha1 of the User-Agent) always hits; --vary makes each query
+ * and body argument value new, the worst case for those memos (headers and names still repeat).
  *
  * With --baseline, a second engine is loaded from that package directory and the two run in
  * alternating rounds in this one process (same JIT, same machine load), min of rounds each:
@@ -30,6 +35,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '20' },
     baseline: { type: 'string' },
     only: { type: 'string' },
+    vary: { type: 'boolean', default: false },
     profile: { type: 'string', default: path.join(shared, 'tools/crs-ftw/profiles/crs-pl1.conf') },
     anchors: { type: 'string', default: path.join(shared, 'bench/waf-anchors') },
     // wrk takes the URL on its command line; the GET carries 5 query args
@@ -54,7 +60,19 @@ function readWrkScript(file: string): WrkScript {
   return { method, headers, body };
 }
 
+/** With --vary: every query and body argument value gets the suffix `-k` (k counts requests). */
+let varied = 0;
+const vary = (s: string, k: number) => s.replace(/=([^&]*)/g, `=$1-${k}`);
+
 function request(script: WrkScript, uri: string, i: number): RequestInput {
+  if (values.vary) {
+    const k = ++varied;
+    return requestOf({ ...script, body: script.body === undefined ? undefined : vary(script.body, k) }, vary(uri, k), i);
+  }
+  return requestOf(script, uri, i);
+}
+
+function requestOf(script: WrkScript, uri: string, i: number): RequestInput {
   const headers = script.headers.slice();
   // wrk adds Content-Length for a body
   if (script.body !== undefined) headers.push(['Content-Length', String(script.body.length)]);
@@ -157,7 +175,8 @@ for (const [label, script, uri] of cases) {
   for (let r = 0; r < rounds; r++)
     for (const [k, e] of engines.entries()) {
       const m = measure(() => {
-        for (let i = 0; i < n; i++) runOne(e.waf, reqs[i % 64]!);
+        if (values.vary) for (let i = 0; i < n; i++) runOne(e.waf, request(script, uri, i));
+        else for (let i = 0; i < n; i++) runOne(e.waf, reqs[i % 64]!);
       });
       per[k]!.push((m.cpuMs * 1000) / n);
       last[k] = m;
@@ -166,7 +185,7 @@ for (const [label, script, uri] of cases) {
     const p = per[k]!.sort((a, b) => a - b);
     const m = last[k]!;
     console.log(
-      `${label.padEnd(4)} ${uri}${script.body !== undefined ? ` (${script.body.length} B body)` : ''} [${e.label}]: ` +
+      `${label.padEnd(4)} ${uri}${script.body !== undefined ? ` (${script.body.length} B body)` : ''}${values.vary ? ' varied' : ''} [${e.label}]: ` +
         `CPU ${p[0]!.toFixed(1)} µs/req min, ${p[Math.floor(p.length / 2)]!.toFixed(1)} median of ${rounds}×${n}; ` +
         `last round: wall ${((m.ms * 1000) / n).toFixed(1)} µs/req, ${(m.allocated / n / 1024).toFixed(1)} KiB allocated/req, ` +
         `${m.gcs} GCs (${m.scavenges} scavenges)`,

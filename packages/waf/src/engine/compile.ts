@@ -276,11 +276,14 @@ export function compileRuleSet(directives: readonly Directive[], opts: CompileOp
   // targets may have changed (SecRuleUpdateTargetBy…): settle caching, then group prefilters
   const every: Rule[] = [];
   const chains = new Map<string, number>();
-  const chainIndex = (k: string): number => {
-    let i = chains.get(k);
+  // selections and target lists are numbered: per-transaction caches are arrays, not Maps
+  const specIndex = new Map<string, number>();
+  const listIndex = new Map<string, number>();
+  const number = (m: Map<string, number>, k: string): number => {
+    let i = m.get(k);
     if (i === undefined) {
-      i = chains.size;
-      chains.set(k, i);
+      i = m.size;
+      m.set(k, i);
     }
     return i;
   };
@@ -288,20 +291,29 @@ export function compileRuleSet(directives: readonly Directive[], opts: CompileOp
     for (let l: Rule | undefined = r; l; l = l.chain) {
       l.cacheTargets = l.targets.length > 0 && l.targets.every((t) => t.variable.volatile !== true);
       l.targetsKey = l.targets.map((t) => (t.exclude ? '!' : '') + t.cacheKey).join('|');
-      l.tchain = chainIndex(l.tkey);
+      l.targetsIndex = number(listIndex, l.targetsKey);
+      for (const t of l.targets) t.index = number(specIndex, t.cacheKey);
+      l.tchain = number(chains, l.tkey);
       l.tids = Int32Array.from(l.transforms, transformationIndex);
       l.txSpec = txSpecOf(l);
       every.push(l);
     }
-  const pf = assignPrefilterGroups(every);
+  const pf = assignPrefilterGroups(every, (transforms) => ({
+    transforms,
+    tids: Int32Array.from(transforms, transformationIndex),
+    tchain: number(chains, transforms.map((t) => t.name).join(',')),
+  }));
   const set: RuleSet = {
     settings,
     phases,
     byId,
     ruleCount,
     chains: [...chains.keys()],
+    targetSpecs: specIndex.size,
+    targetLists: listIndex.size,
     prefilterChains: pf.chains,
     prefilterGroups: pf.groups,
+    prefilterPairs: pf.pairs,
     foldStats: { always: 0, never: 0, dead: 0 },
   };
   if (opts.fold !== false) set.foldStats = foldConstants(set);
@@ -367,8 +379,24 @@ export function compileTargets(specs: VarSpec[], pos: SourcePos): TargetSpec[] {
     lkey: s.key?.toLowerCase(),
     variable: variables.get(s.name)!,
     cacheKey: `${s.count ? '&' : ''}${s.name}:${s.key !== undefined ? 'k' + s.key.toLowerCase() : s.keyRegex !== undefined ? 'r' + s.keyRegex : ''}`,
+    index: -1,
     re: s.keyRegex === undefined ? undefined : compileSelector('(?i)' + s.keyRegex, pos),
+    keyLiteral: s.keyRegex === undefined ? undefined : literalSelector(s.keyRegex),
   }));
+}
+
+/**
+ * A key regex that is an ASCII literal (letters, digits, `_`, `-`, escaped `/` and `.`),
+ * optionally anchored with `^`, optionally ending in `c*` (which also matches nothing, so it
+ * does not change which keys match).
+ */
+export function literalSelector(re: string): { text: string; anchored: boolean } | undefined {
+  let body = re;
+  if (/(?:^|[^\\])[A-Za-z0-9_]\*$/.test(body)) body = body.slice(0, -2);
+  // letters, digits, `_`, `-`, and `/` `.` escaped (`leakage\/errors`)
+  const m = /^(\^?)((?:[A-Za-z0-9_-]|\\[/.])+)$/.exec(body);
+  if (!m) return undefined;
+  return { text: m[2]!.replace(/\\(.)/g, '$1').toLowerCase(), anchored: m[1] === '^' };
 }
 
 function updateTargets(r: Rule, targets: TargetSpec[], replaced: string | undefined): void {
@@ -400,10 +428,12 @@ function emptyRule(pos: SourcePos): Rule {
     txSpec: undefined,
     folded: undefined,
     foldedMatches: [],
+    foldedVars: [],
     literals: undefined,
     prefilter: undefined,
     cacheTargets: false,
     targetsKey: '',
+    targetsIndex: -1,
     disruptive: undefined,
     status: undefined,
     redirectUrl: undefined,
@@ -671,6 +701,15 @@ function applyActions(r: Rule, acts: RawAction[], pos: SourcePos, update: boolea
 }
 
 function parseSetVar(v: string, pos: SourcePos): NdAction {
+  const a = parseSetVarText(v, pos);
+  if (a.kind === 'setvar' && a.collection === 'tx' && !a.name.includes('%{')) {
+    a.txKey = a.name.toLowerCase();
+    if (a.op === 'set' && !a.value.includes('%{')) a.txEntry = { name: a.name, value: a.value, target: undefined };
+  }
+  return a;
+}
+
+function parseSetVarText(v: string, pos: SourcePos): NdAction {
   let s = v;
   let del = false;
   if (s.startsWith('!')) {

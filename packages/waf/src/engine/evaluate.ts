@@ -10,6 +10,7 @@
  * - a matched chain then applies skip/skipAfter.
  */
 
+import type { Arg } from '../body/types.ts';
 import type { OperatorTx } from '../operators/registry.ts';
 import { atoi } from '../operators/types.ts';
 import { compilePcre } from '../regex/compile.ts';
@@ -18,15 +19,15 @@ import { formatLogLine } from './log.ts';
 import { expandMacros } from './macros.ts';
 import type { NdAction, Rule } from './model.ts';
 import {
-  EMPTY_SCAN,
-  forChain,
   type GroupScan,
+  groupScanOf,
   mayMatch,
   type RulePrefilter,
-  scanLowered,
-  uniteScan,
+  scanValue,
+  type TransformChain,
+  valueScans,
 } from './prefilter-groups.ts';
-import { collectTargets, collectUnfiltered, stableTarget, type Target } from './targets.ts';
+import { cachedTargets, collectTargets, stableTarget, type Target } from './targets.ts';
 import type { Transaction } from './transaction.ts';
 
 export function evaluatePhase(tx: Transaction, phase: number): void {
@@ -57,7 +58,7 @@ export function evaluatePhase(tx: Transaction, phase: number): void {
 }
 
 function evalChain(tx: Transaction, starter: Rule): boolean {
-  if (tx.matchedVars.length > 0) tx.matchedVars = [];
+  tx.matchedCount = 0;
   let r: Rule | undefined = starter;
   while (r) {
     if (!evalRule(tx, r, starter)) return false;
@@ -66,6 +67,8 @@ function evalChain(tx: Transaction, starter: Rule): boolean {
   }
   return true;
 }
+
+const CAPTURE_KEYS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 
 class OpTx implements OperatorTx {
   capturing = false;
@@ -77,10 +80,13 @@ class OpTx implements OperatorTx {
     return expandMacros(this.tx, text);
   }
   setCaptures(groups: ReadonlyArray<string | undefined>): void {
+    // TX:0–9 straight into the TX map (what collectionSet/collectionDelete do for TX)
+    const vars = this.tx.txVars;
     for (let i = 0; i < 10; i++) {
       const g = groups[i];
-      if (g === undefined) this.tx.collectionDelete('tx', String(i));
-      else this.tx.collectionSet('tx', String(i), g);
+      const k = CAPTURE_KEYS[i]!;
+      if (g === undefined) vars.delete(k);
+      else vars.set(k, { name: k, value: g, target: undefined });
     }
   }
   flagInternal(name: string): void {
@@ -158,8 +164,10 @@ const UNCONDITIONAL: Target = { coll: '', key: undefined, name: '', value: '' };
 /** A rule whose outcome compile-time folding fixed (fold.ts): replay it without evaluating. */
 function evalFolded(tx: Transaction, rule: Rule, starter: Rule): boolean {
   if (rule.folded === 'never') return false;
-  for (const m of rule.foldedMatches) {
-    onMatch(tx, rule, starter, m, m.value);
+  const ms = rule.foldedMatches;
+  for (let i = 0; i < ms.length; i++) {
+    const m = ms[i]!;
+    onMatch(tx, rule, starter, m, m.value, rule.foldedVars[i]);
     if (tx.halted) return true;
   }
   return true;
@@ -167,52 +175,78 @@ function evalFolded(tx: Transaction, rule: Rule, starter: Rule): boolean {
 
 function prefilterHit(tx: Transaction, p: RulePrefilter): boolean {
   const g = p.group;
-  let found = tx.prefilterFound[g.index];
+  let found = tx.prefilterFound.get(g.index);
   if (found === undefined) {
-    // once per group and phase: what the group's values hold. Values are numbered per
-    // transaction, so each (chain, value) scan is an array slot; each distinct lower-cased
-    // transformed value is scanned once per transaction, whatever the chain
-    const c = g.chain;
-    let memo = tx.prefilterMemo[c.index];
-    if (memo === undefined) {
-      memo = [];
-      tx.prefilterMemo[c.index] = memo;
-    }
-    let ids = tx.groupValues.get(g.valuesKey);
-    if (ids === undefined) {
-      // the distinct values of these targets, `!` exclusions ignored (a superset is sound)
-      const seen = new Set<number>();
-      for (const t of collectUnfiltered(tx, g.example)) seen.add(tx.valueId(t.value));
-      ids = [...seen];
-      tx.groupValues.set(g.valuesKey, ids);
-    }
-    let acc: GroupScan | undefined;
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i]!;
-      let s = memo[id];
-      if (s === undefined) {
-        const raw = tx.values[id]!;
-        const v = transformed(tx, id, g.example);
-        // most chains leave a benign value as it is: those share the raw value's scan
-        let shared = v === raw ? tx.rawScans[id] : undefined;
-        if (shared === undefined) {
-          const lowered = v.toLowerCase();
-          shared = tx.scanMemo.get(lowered);
-          if (shared === undefined) {
-            shared = scanLowered(c.shared, lowered);
-            tx.scanMemo.set(lowered, shared);
-          }
-          if (v === raw) tx.rawScans[id] = shared;
+    // once per group and phase: what the group's values hold, united from its (chain, target)
+    // pairs, which groups with the same chain share (a value in two of them counts twice: harmless)
+    const pairs = g.pairs;
+    if (pairs.length === 1) found = pairScan(tx, pairs[0]!);
+    else {
+      let bits = 0;
+      let length = 0;
+      let lists: Array<readonly number[]> | undefined;
+      for (let i = 0; i < pairs.length; i++) {
+        const s = pairScan(tx, pairs[i]!);
+        bits |= s.bits;
+        if (s.length > length) length = s.length;
+        if (s.ids.length > 0) {
+          lists ??= [];
+          lists.push(s.ids);
         }
-        s = forChain(c, shared);
-        memo[id] = s;
       }
-      acc = uniteScan(acc, s);
+      found = groupScanOf(g.shared, lists, bits, length);
     }
-    found = acc ?? EMPTY_SCAN;
-    tx.prefilterFound[g.index] = found;
+    tx.prefilterFound.set(g.index, found);
   }
   return mayMatch(p, found);
+}
+
+/**
+ * What the values of one target selection hold through one chain, once per phase. Values are
+ * numbered per transaction, so each (chain, value) scan is an array slot; each distinct
+ * lower-cased transformed value is scanned once per transaction, whatever the chain.
+ */
+function pairScan(tx: Transaction, k: number): GroupScan {
+  let acc = tx.pairScans.get(k);
+  if (acc !== undefined) return acc;
+  const pair = tx.rules.prefilterPairs[k]!;
+  const c = pair.chain;
+  const raw = c.shared.chains;
+  // `!` exclusions and ctl removals ignored: a superset is sound
+  const targets = cachedTargets(tx, pair.spec);
+  let bits = 0;
+  let length = 0;
+  let lists: Array<readonly number[]> | undefined;
+  for (let i = 0; i < targets.length; i++) {
+    const id = targetValueId(tx, targets[i]!);
+    let scans = tx.valueScans[id];
+    if (scans === undefined) {
+      scans = valueScans(c.shared, tx.values[id]!);
+      tx.valueScans[id] = scans;
+    }
+    let s = scans[c.index];
+    if (s === undefined) {
+      const v = transformed(tx, id, c.transforms);
+      // most chains leave a benign value as it is: those share the value's own scan
+      if (v === tx.values[id]) {
+        s = scans[raw];
+        if (s === undefined) {
+          s = scanValue(c.shared, v.toLowerCase(), tx.scanMemo);
+          scans[raw] = s;
+        }
+      } else s = scanValue(c.shared, v.toLowerCase(), tx.scanMemo);
+      scans[c.index] = s;
+    }
+    bits |= s.bits;
+    if (s.length > length) length = s.length;
+    if (s.ids.length > 0) {
+      lists ??= [];
+      lists.push(s.ids);
+    }
+  }
+  acc = groupScanOf(c.shared, lists, bits, length);
+  tx.pairScans.set(k, acc);
+  return acc;
 }
 
 /** The target's value number (Transaction.valueId), remembered on the target for this transaction. */
@@ -226,7 +260,7 @@ function targetValueId(tx: Transaction, t: Target): number {
 }
 
 /** Value `id` after the rule's transformations, cached per transaction, chain and value. */
-function transformed(tx: Transaction, id: number, rule: Rule): string {
+function transformed(tx: Transaction, id: number, rule: TransformChain): string {
   const value = tx.values[id]!;
   const n = rule.transforms.length;
   if (n === 0) return value;
@@ -264,11 +298,11 @@ function transformed(tx: Transaction, id: number, rule: Rule): string {
   return v;
 }
 
-function onMatch(tx: Transaction, rule: Rule, starter: Rule, t: Target, value: string): void {
+function onMatch(tx: Transaction, rule: Rule, starter: Rule, t: Target, value: string, shared?: Arg): void {
   if (!rule.unconditional) {
-    const mv = { name: t.name, value };
+    const mv = shared ?? { name: t.name, value };
     tx.matchedVar = mv;
-    tx.matchedVars.push(mv);
+    tx.matchedStore[tx.matchedCount++] = mv;
   }
   for (const a of rule.actions) runAction(tx, a);
   if (rule.chained) return;
@@ -324,6 +358,21 @@ function clip(s: string): string {
 function runAction(tx: Transaction, a: NdAction): void {
   switch (a.kind) {
     case 'setvar': {
+      if (a.txKey !== undefined) {
+        // TX with a constant name (CRS's init rules and scoring): no expansion, no lower-casing
+        if (a.txEntry !== undefined) tx.txVars.set(a.txKey, a.txEntry);
+        else if (a.op === 'delete') tx.txVars.delete(a.txKey);
+        else {
+          const value = expandMacros(tx, a.value);
+          let v = value;
+          if (a.op !== 'set') {
+            const cur = atoi(tx.txVars.get(a.txKey)?.value ?? '0');
+            v = String(a.op === 'add' ? cur + atoi(value) : cur - atoi(value));
+          }
+          tx.txVars.set(a.txKey, { name: a.name, value: v, target: undefined });
+        }
+        return;
+      }
       const name = expandMacros(tx, a.name);
       if (a.op === 'delete') {
         tx.collectionDelete(a.collection, name);
@@ -336,7 +385,7 @@ function runAction(tx: Transaction, a: NdAction): void {
       }
       const cur = atoi(tx.collectionGet(a.collection, name.toLowerCase())?.value ?? '0');
       const delta = atoi(value);
-      tx.collectionSet(a.collection, name, String(a.op === 'add' ? cur + delta : cur - delta));
+      tx.collectionSet(a.collection, name, String(a.op === 'add' ? cur + delta : cur - delta), true);
       return;
     }
     case 'expirevar':

@@ -462,6 +462,7 @@ export function foldConstants(rs: RuleSet): RuleSet['foldStats'] {
           if (l.unconditional) continue;
           l.folded = m.length > 0 ? 'always' : 'never';
           l.foldedMatches = m.map((x) => ({ coll: '', key: undefined, name: x.name, value: x.value }));
+          l.foldedVars = m.map((x) => ({ name: x.name, value: x.value }));
           if (m.length > 0) stats.always++;
           else stats.never++;
         }

@@ -1,11 +1,13 @@
 /** Compiled rule set: immutable data built once per configuration (see compile.ts). */
+import type { Arg } from '../body/types.ts';
 import type { VarSpec } from '../config/parse-variables.ts';
 import type { OperatorFn } from '../operators/registry.ts';
 import type { CompiledPcre } from '../regex/compile.ts';
 import type { Transformation } from '../transformations/registry.ts';
 import type { Variable } from '../variables/registry.ts';
-import type { RulePrefilter } from './prefilter-groups.ts';
+import type { PrefilterPair, RulePrefilter } from './prefilter-groups.ts';
 import type { Target } from './targets.ts';
+import type { Entry } from './transaction.ts';
 
 export type EngineMode = 'On' | 'Off' | 'DetectionOnly';
 export type Disruptive = 'pass' | 'block' | 'deny' | 'drop' | 'allow' | 'redirect';
@@ -13,10 +15,17 @@ export type Disruptive = 'pass' | 'block' | 'deny' | 'drop' | 'allow' | 'redirec
 export interface TargetSpec extends VarSpec {
   /** compiled selector (case-insensitive), when keyRegex is set */
   re: CompiledPcre | undefined;
+  /**
+   * when keyRegex is a plain ASCII literal (`^HEADER_NAME_`, `MSC_`, `TYPES_*`): that literal
+   * lower-cased, and whether it is anchored; keys are then compared without the regex (targets.ts)
+   */
+  keyLiteral: { text: string; anchored: boolean } | undefined;
   /** key lower-cased, when key is set */
   lkey: string | undefined;
   /** identity of the selection, for the per-transaction target cache */
   cacheKey: string;
+  /** number of cacheKey in the rule set (Transaction.targetCache), -1 when not selected by a rule */
+  index: number;
   /** the variable, resolved at compile time */
   variable: Variable;
   /** &TX:key: the targets for "absent" and "present" (built once, see compile.ts) */
@@ -26,7 +35,19 @@ export interface TargetSpec extends VarSpec {
 export type SetVarOp = 'set' | 'add' | 'sub' | 'delete';
 
 export type NdAction =
-  | { kind: 'setvar'; collection: string; name: string; op: SetVarOp; value: string }
+  | {
+      kind: 'setvar';
+      collection: string;
+      name: string;
+      op: SetVarOp;
+      value: string;
+      /**
+       * TX with a name without macros: the lower-cased name, and for `set` with a value without
+       * macros the entry to store, shared by every transaction (entries are replaced, never changed)
+       */
+      txKey?: string | undefined;
+      txEntry?: Entry | undefined;
+    }
   | { kind: 'expirevar'; collection: string; name: string; seconds: string }
   | { kind: 'initcol'; collection: string; key: string }
   | { kind: 'ctl'; name: string; value: string; targets: TargetSpec[] }
@@ -56,6 +77,8 @@ export interface Rule {
   cacheTargets: boolean;
   /** identity of the target list (exclusions included), for sharing cached targets */
   targetsKey: string;
+  /** number of targetsKey in the rule set (Transaction.sharedTargetCache) */
+  targetsIndex: number;
   /** identity of the transformation chain (names joined by `,`) */
   tkey: string;
   /** index of the chain in RuleSet.chains (per-transaction transformation cache) */
@@ -70,6 +93,8 @@ export interface Rule {
    */
   folded: 'always' | 'never' | undefined;
   foldedMatches: Target[];
+  /** MATCHED_VAR(S) entries of foldedMatches, shared by every transaction (never changed) */
+  foldedVars: Arg[];
   disruptive: Disruptive | undefined;
   status: number | undefined;
   redirectUrl: string | undefined;
@@ -128,9 +153,13 @@ export interface RuleSet {
   ruleCount: number;
   /** transformation chains by index (Rule.tchain) */
   chains: string[];
-  /** number of prefilter chains and groups (prefilter-groups.ts) */
+  /** number of distinct target selections (TargetSpec.index) and target lists (Rule.targetsIndex) */
+  targetSpecs: number;
+  targetLists: number;
+  /** number of prefilter chains and groups, and the (chain, target) pairs groups read (prefilter-groups.ts) */
   prefilterChains: number;
   prefilterGroups: number;
+  prefilterPairs: PrefilterPair[];
   /** what compile-time folding did (fold.ts), for tests and the benchmark */
   foldStats: { always: number; never: number; dead: number };
 }

@@ -81,3 +81,40 @@ test('prefiltered and unfiltered engines agree on the CRS corpus', { skip: !read
   assert.ok(compared > 500);
   assert.ok(evals < plainEvals * 0.8, `prefilter saved too little: ${evals} vs ${plainEvals}`);
 });
+
+test('what prefilters remember across transactions stays exact past the memo bounds', () => {
+  const text = [
+    'SecRuleEngine On',
+    'SecRule ARGS "@rx union\\s+select" "id:1,phase:2,deny,t:none,t:urlDecodeUni,t:lowercase"',
+    'SecRule ARGS|ARGS_NAMES "@pm evil badword" "id:2,phase:2,pass,log,t:none,t:urlDecodeUni,t:base64Decode,multiMatch"',
+    'SecRule REQUEST_HEADERS "@contains <script" "id:3,phase:1,pass,log,t:none,t:htmlEntityDecode"',
+    'SecRule ARGS "@detectSQLi" "id:4,phase:2,pass,log,t:none"',
+  ].join('\n');
+  const fast = Waf.fromText(text, 'memo.conf');
+  const plain = Waf.fromText(text, 'memo.conf');
+  for (const r of plain.rules.byId.values()) r.prefilter = undefined;
+  const run = (w: Waf, i: number, value: string) => {
+    const tx = w.transaction({
+      method: 'GET',
+      uri: `/p?a${i % 50}=${encodeURIComponent(value)}`,
+      protocol: 'HTTP/1.1',
+      headers: [['X-Note', i % 3 === 0 ? '&lt;script&gt;' : `note ${i % 5000}`]],
+      remoteAddr: '192.0.2.1',
+      uniqueId: String(i),
+    });
+    tx.processRequestHeaders();
+    tx.processRequestBody();
+    return tx.events.map((e) => e.ruleId).join(',');
+  };
+  const attacks = ['1 UNION  SELECT 2', 'ZXZpbA==', "1' or '1'='1", 'badword', 'ok'];
+  let hits = 0;
+  // 3 rounds over 6000 distinct values: the memos (4096 values) fill, are dropped, fill again
+  for (let round = 0; round < 3; round++)
+    for (let i = 0; i < 6000; i++) {
+      const v = i % 4 === 0 ? attacks[(i >> 2) % attacks.length]! : `v${i}x${round % 2}`;
+      const got = run(fast, i, v);
+      assert.equal(got, run(plain, i, v), `${round} ${i} ${v}`);
+      if (got !== '') hits++;
+    }
+  assert.ok(hits > 5000, `attacks matched: ${hits}`);
+});

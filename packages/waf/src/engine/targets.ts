@@ -25,7 +25,26 @@ function excluded(spec: TargetSpec, t: Target): boolean {
   if (spec.lkey === undefined && spec.re === undefined) return true;
   if (t.key === undefined) return false;
   if (spec.lkey !== undefined) return spec.lkey === t.key.toLowerCase();
-  return spec.re!.re.test(t.key);
+  return keySelected(spec, t.key);
+}
+
+/** The key matches the spec's (case-insensitive) key regex; a literal one is compared directly. */
+export function keySelected(spec: TargetSpec, key: string): boolean {
+  const lit = spec.keyLiteral;
+  if (lit === undefined) return spec.re!.re.test(key);
+  const text = lit.text;
+  const last = lit.anchored ? 0 : key.length - text.length;
+  for (let at = 0; at <= last; at++) {
+    let i = 0;
+    for (; i < text.length; i++) {
+      let c = key.charCodeAt(at + i);
+      // (?i) folds ASCII letters only (bytes >= 0x80 are not case-folded, as PCRE in the C locale)
+      if (c >= 65 && c <= 90) c += 32;
+      if (c !== text.charCodeAt(i)) break;
+    }
+    if (i === text.length) return true;
+  }
+  return false;
 }
 
 function select(tx: Transaction, spec: TargetSpec, out: Target[]): void {
@@ -36,18 +55,26 @@ function select(tx: Transaction, spec: TargetSpec, out: Target[]): void {
     if (e) out.push(stableTarget(spec.name, e));
     return;
   }
-  if (!v.volatile) {
-    // non-volatile data only changes between phases: build the targets once per phase
-    let cached = tx.targetCache.get(spec.cacheKey);
-    if (!cached) {
-      cached = [];
-      selectFresh(tx, v, spec, cached);
-      tx.targetCache.set(spec.cacheKey, cached);
-    }
-    for (const t of cached) out.push(t);
+  if (!v.volatile && spec.index >= 0) {
+    const cached = cachedTargets(tx, spec);
+    for (let i = 0; i < cached.length; i++) out.push(cached[i]!);
     return;
   }
   selectFresh(tx, v, spec, out);
+}
+
+/**
+ * The targets of a non-volatile selection: that data only changes between phases, so they are
+ * built once per phase (Transaction.targetCache, by TargetSpec.index).
+ */
+export function cachedTargets(tx: Transaction, spec: TargetSpec): Target[] {
+  let cached = tx.targetCache.get(spec.index);
+  if (cached === undefined) {
+    cached = [];
+    selectFresh(tx, spec.variable, spec, cached);
+    tx.targetCache.set(spec.index, cached);
+  }
+  return cached;
 }
 
 function selectFresh(tx: Transaction, v: Variable, spec: TargetSpec, out: Target[]): void {
@@ -64,10 +91,7 @@ function selectFresh(tx: Transaction, v: Variable, spec: TargetSpec, out: Target
   if (spec.lkey !== undefined) entries = v.lookup!(tx, spec.lkey);
   else {
     entries = v.entries!(tx);
-    if (spec.re) {
-      const re = spec.re.re;
-      entries = entries.filter((e) => re.test(e.name));
-    }
+    if (spec.re) entries = entries.filter((e) => keySelected(spec, e.name));
   }
   if (spec.count) {
     const label = spec.key !== undefined ? `:${spec.key}` : spec.keyRegex !== undefined ? `:/${spec.keyRegex}/` : '';
@@ -92,22 +116,15 @@ export function stableTarget(coll: string, e: Entry): Target {
   return t;
 }
 
-/** The rule's targets before `!` exclusions and ctl removals (a superset, for prefiltering). */
-export function collectUnfiltered(tx: Transaction, rule: Rule): Target[] {
-  const out: Target[] = [];
-  for (const spec of rule.targets) if (!spec.exclude) select(tx, spec, out);
-  return out;
-}
-
 export function collectTargets(tx: Transaction, rule: Rule): Target[] {
   // a rule over non-volatile variables sees the same targets for the whole phase; rules with
   // the same target list share them, unless a ctl removed targets (removals are per rule)
   if (rule.cacheTargets) {
     if (tx.removedTargets.length === 0) {
-      let cached = tx.sharedTargetCache.get(rule.targetsKey);
-      if (!cached) {
+      let cached = tx.sharedTargetCache.get(rule.targetsIndex);
+      if (cached === undefined) {
         cached = collectFresh(tx, rule);
-        tx.sharedTargetCache.set(rule.targetsKey, cached);
+        tx.sharedTargetCache.set(rule.targetsIndex, cached);
       }
       return cached;
     }

@@ -20,6 +20,7 @@ import type { OperatorTx } from '../operators/registry.ts';
 import type { CollectionStore, StoredCollection } from './collections.ts';
 import { evaluatePhase } from './evaluate.ts';
 import type { EngineMode, Rule, RuleSet, TargetSpec } from './model.ts';
+import { PhaseCache } from './phase-cache.ts';
 import type { GroupScan, Scan } from './prefilter-groups.ts';
 import type { Target } from './targets.ts';
 
@@ -118,7 +119,12 @@ export class Transaction {
   urlencodedInvalid = false;
   highestSeverity = 255;
   matchedVar: Arg | undefined;
-  matchedVars: Arg[] = [];
+  /**
+   * MATCHED_VARS of the chain being evaluated: the first matchedCount entries (the array is
+   * reused from chain to chain: most chains match once or not at all, and CRS has hundreds)
+   */
+  readonly matchedStore: Arg[] = [];
+  matchedCount = 0;
   /** rule being evaluated (for RULE.* macros) */
   currentRule: Rule | undefined;
   captures: Array<string | undefined> = [];
@@ -137,26 +143,24 @@ export class Transaction {
   onLog: ((line: string, event: MatchEvent) => void) | undefined;
   /** `allow` reached: skip the remaining rules (of the phase, or the request phases, or all) */
   allowed: 'all' | 'request' | undefined;
-  /** per-phase cache of non-volatile targets (engine/targets.ts) */
-  readonly targetCache = new Map<string, Target[]>();
+  /** per-phase cache of non-volatile targets by TargetSpec.index (engine/targets.ts) */
+  readonly targetCache: PhaseCache<Target[]>;
   /** per-phase cache of each rule's final target list once a ctl removed targets (engine/targets.ts) */
   readonly ruleTargetCache = new Map<Rule, Target[]>();
-  /** per-phase cache of final target lists by Rule.targetsKey, while no ctl removed targets */
-  readonly sharedTargetCache = new Map<string, Target[]>();
-  /** per prefilter chain, what each value (by valueId) holds once transformed (prefilter-groups.ts) */
-  readonly prefilterMemo: Array<Array<Scan | undefined> | undefined>;
+  /** per-phase cache of final target lists by Rule.targetsIndex, while no ctl removed targets */
+  readonly sharedTargetCache: PhaseCache<Target[]>;
+  /** per value (by valueId), what it holds through each prefilter chain (prefilter-groups.ts valueScans) */
+  readonly valueScans: Array<Array<Scan | undefined> | undefined> = [];
   /** distinct target values seen by prefilter groups, numbered (valueId) */
   readonly values: string[] = [];
   /** distinguishes this transaction from every other in the process (Target.vtx) */
   readonly serial = ++serials;
-  /** the scan of each value itself (by valueId), for chains that leave it unchanged */
-  readonly rawScans: Array<Scan | undefined> = [];
   private readonly valueIds = new Map<string, number>();
   /** what each prefilter group's values hold, during the current phase */
-  readonly prefilterFound: Array<GroupScan | undefined>;
-  /** per-phase distinct values (valueId) of prefilter groups' targets, by PrefilterGroup.valuesKey */
-  readonly groupValues = new Map<string, number[]>();
-  /** scans by lower-cased transformed value, shared by every chain */
+  readonly prefilterFound: PhaseCache<GroupScan>;
+  /** what the values of each prefilter pair (RuleSet.prefilterPairs) hold, during the current phase */
+  readonly pairScans: PhaseCache<GroupScan>;
+  /** scans of long lower-cased transformed values, shared by every chain (short ones: PrefilterShared.memo) */
   readonly scanMemo = new Map<string, Scan>();
   /**
    * Transformation results of this transaction by chain (RuleSet.chains index), keyed by the
@@ -188,7 +192,7 @@ export class Transaction {
     this.requestHeaders = req.headers.map(([name, value]) => ({ name, value }));
     let target = req.uri;
     // absolute-form: ModSecurity's REQUEST_FILENAME/QUERY_STRING come from the parsed URI
-    const abs = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/.exec(target);
+    const abs = target.charCodeAt(0) === 47 ? null : /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/.exec(target);
     if (abs) target = target.slice(abs[0].length) || '/';
     const hash = target.indexOf('#');
     if (hash >= 0) target = target.slice(0, hash);
@@ -204,8 +208,10 @@ export class Transaction {
     this.argsGet = qs.args;
     if (qs.invalid > 0) this.urlencodedInvalid = true;
     this.collections.set('tx', this.txVars);
-    this.prefilterMemo = new Array(rules.prefilterChains).fill(undefined);
-    this.prefilterFound = new Array(rules.prefilterGroups).fill(undefined);
+    this.prefilterFound = new PhaseCache(rules.prefilterGroups);
+    this.pairScans = new PhaseCache(rules.prefilterPairs.length);
+    this.targetCache = new PhaseCache(rules.targetSpecs);
+    this.sharedTargetCache = new PhaseCache(rules.targetLists);
     this.tfCache = new Array(rules.chains.length).fill(undefined);
   }
 
@@ -353,6 +359,11 @@ export class Transaction {
 
   // ---- collections used by variables
 
+  /** MATCHED_VARS: a copy (the store is reused by the next chain). */
+  matchedVars(): Arg[] {
+    return this.matchedStore.slice(0, this.matchedCount);
+  }
+
   args(): Arg[] {
     this.argsCache ??= this.argsPost.length === 0 ? this.argsGet : [...this.argsGet, ...this.argsPost];
     return this.argsCache;
@@ -423,10 +434,19 @@ export class Transaction {
     return m.get(lkey);
   }
 
-  collectionSet(coll: string, key: string, value: string): void {
+  /**
+   * `relative`: a `=+n`/`=-n` setvar. For a persistent collection the value before it is kept
+   * (StoredCollection.original) so the store adds the difference to what is stored at save time:
+   * two workers counting the same IP at once both count.
+   */
+  collectionSet(coll: string, key: string, value: string, relative = false): void {
     const m = this.collections.get(coll);
     if (!m) return;
     const lkey = key.toLowerCase();
+    if (relative && coll !== 'tx') {
+      const o = this.persistent.get(coll)?.original;
+      if (o && !o.has(lkey)) o.set(lkey, m.get(lkey)?.value ?? '0');
+    }
     m.set(lkey, { name: key, value, target: undefined } as Entry);
     if (coll !== 'tx') this.persistent.get(coll)?.dirty.add(lkey);
   }
@@ -489,7 +509,7 @@ export class Transaction {
     this.targetCache.clear();
     this.ruleTargetCache.clear();
     this.sharedTargetCache.clear();
-    this.prefilterFound.fill(undefined);
-    this.groupValues.clear();
+    this.prefilterFound.clear();
+    this.pairScans.clear();
   }
 }

@@ -1,5 +1,6 @@
 import { injectionDetector } from '../libinjection/index.ts';
 import type { Operator } from './types.ts';
+import { VerdictMemo } from './verdict-memo.ts';
 
 /**
  * libinjection SQLi; the fingerprint becomes TX.0 when the rule captures (ModSecurity 2's
@@ -10,10 +11,18 @@ export const detectSQLi: Operator = {
   compile: () => {
     // resolved at config load: a missing libinjection fails the WAF's construction
     const d = injectionDetector();
+    // the fingerprint when SQLi, null when not
+    const memo = new VerdictMemo<string | null>();
     return (input, tx) => {
-      const r = d.sqli(input);
-      if (r.isInjection && tx.capturing) tx.setCaptures([r.fingerprint]);
-      return r.isInjection;
+      let fp = memo.get(input);
+      if (fp === undefined) {
+        const r = d.sqli(input);
+        fp = r.isInjection ? r.fingerprint : null;
+        memo.set(input, fp);
+      }
+      if (fp === null) return false;
+      if (tx.capturing) tx.setCaptures([fp]);
+      return true;
     };
   },
 };

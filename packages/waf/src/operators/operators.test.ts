@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { injectionDetector } from '../libinjection/index.ts';
 import { type OperatorTx, operators } from './registry.ts';
 
 function tx(vars: Record<string, string> = {}, capturing = false) {
@@ -77,4 +78,30 @@ test('@rx sees a payload placed after kilobytes of padding (overlapping windows)
   assert.ok(op('rx', 'xyz$')(`${pad}xyz`, t));
   assert.ok(!op('rx', 'xyz$')(`${pad}xyz${'q'.repeat(9000)}`, t));
   assert.ok(op('rx', '^[0-9]+$')('1'.repeat(20_000), t) === op('rx', '^[0-9]+$')('1'.repeat(8 * 1024), t));
+});
+
+test('@detectSQLi/@detectXSS remember verdicts: repeated, long and many values match the detector', () => {
+  const d = injectionDetector();
+  const sqli = op('detectSQLi', '');
+  const xss = op('detectXSS', '');
+  const attacks = ["1' or '1'='1", '<script>alert(1)</script>', "admin'--", '<img src=x onerror=alert(1)>', '1 union select 1'];
+  const benign = ['shoes', 'blue', 'Mozilla/5.0 (X11; Linux x86_64)', 'text/html,application/xhtml+xml', ''];
+  // past the memo's bound (4096 values) and its value length limit (256 bytes), then again
+  const values = [...attacks, ...benign, ...Array.from({ length: 5000 }, (_, i) => `${attacks[i % 5]}${i}`)];
+  values.push(`${'a'.repeat(300)}' or 1=1 --`, 'b'.repeat(300));
+  for (const round of [1, 2, 3])
+    for (const v of values) {
+      const ref = d.sqli(v);
+      const t = tx({}, true);
+      assert.equal(sqli(v, t), ref.isInjection, `sqli round ${round} ${v}`);
+      assert.deepEqual(t.caps, ref.isInjection ? [ref.fingerprint] : []);
+      const refX = d.xss(v);
+      const u = tx({}, true);
+      assert.equal(xss(v, u), refX, `xss round ${round} ${v}`);
+      assert.deepEqual(u.caps, refX ? [v] : []);
+      const quiet = tx({}, false);
+      sqli(v, quiet);
+      xss(v, quiet);
+      assert.deepEqual(quiet.caps, []);
+    }
 });

@@ -166,3 +166,15 @@ test('one-shot sha1 and md5 hash the latin1 bytes like createHash', () => {
     { numRuns: 2000 },
   );
 });
+
+test('remembered sha1 and md5 digests stay right when repeated, long, and past the memo bound', () => {
+  const ref = (alg: string, s: string) => createHash(alg).update(s, 'latin1').digest().toString('latin1');
+  // 3000 distinct values (the memo holds 1024), then the first ones again, and long values
+  const values = Array.from({ length: 3000 }, (_, i) => `Mozilla/5.0 agent ${i}\xff`);
+  values.push('x'.repeat(5000), 'x'.repeat(5001));
+  for (const round of [1, 2])
+    for (const v of values) {
+      assert.equal(sha1.apply(v), ref('sha1', v), `sha1 round ${round}`);
+      assert.equal(md5.apply(v), ref('md5', v), `md5 round ${round}`);
+    }
+});
