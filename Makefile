@@ -14,12 +14,17 @@ export npm_config_fund := false
 export npm_config_audit := false
 DATA_DIR ?= $(CURDIR)/.data
 
-.PHONY: up test toolchain deps system images typecheck lint test-only bench clean
+.PHONY: up test toolchain deps system images typecheck lint test-only bench clean dashboard
 
-up: deps system typecheck
+up: deps system typecheck dashboard
 	node apps/triplane/src/main.ts up --data-dir $(DATA_DIR)
 
-test: deps system typecheck lint test-only
+test: deps system typecheck lint dashboard test-only
+
+# The dashboard's production build (served by `triplane control` at /), rebuilt every time:
+# a few seconds, and a stale build would be what the browser tests see.
+dashboard: deps
+	npm run build -w @triplane/dashboard
 
 test-only:
 	node scripts/test.ts

@@ -43,10 +43,42 @@ export function registerLocal(program: Command): void {
     .option('--data-dir <dir>', 'data directory; default $TRIPLANE_DATA_DIR')
     .option('--database-url <url>', 'postgres://… to use PostgreSQL instead of SQLite')
     .option('--workers <n>', 'processes in the interactive/normal job worker pool (0: none)', intArg('--workers', 0, 64), 1)
-    .action(async (o: { dataDir?: string; databaseUrl?: string; listen: string; workers: number }) => {
-      const { runControl } = await import('../server/control.ts');
-      await runControl({ ...storeFlags(o), listen: o.listen, workers: o.workers });
-    });
+    .option(
+      '--backup-window <hh:mm-hh:mm>',
+      'daily backup window, UTC (each environment gets a stable slot in it)',
+      '02:00-05:00',
+    )
+    .option('--backup-keep-daily <n>', 'daily backups kept per environment', intArg('--backup-keep-daily', 1, 365), 7)
+    .option('--backup-keep-weekly <n>', 'weekly backups kept', intArg('--backup-keep-weekly', 0, 520), 0)
+    .option('--backup-keep-monthly <n>', 'monthly backups kept', intArg('--backup-keep-monthly', 0, 240), 0)
+    .option('--no-backup-schedule', 'take no scheduled backups (manual ones still work)')
+    .action(
+      async (o: {
+        dataDir?: string;
+        databaseUrl?: string;
+        listen: string;
+        workers: number;
+        backupWindow: string;
+        backupKeepDaily: number;
+        backupKeepWeekly: number;
+        backupKeepMonthly: number;
+        backupSchedule: boolean;
+      }) => {
+        const { runControl } = await import('../server/control.ts');
+        await runControl({
+          ...storeFlags(o),
+          listen: o.listen,
+          workers: o.workers,
+          backup: {
+            window: o.backupWindow,
+            keepDaily: o.backupKeepDaily,
+            keepWeekly: o.backupKeepWeekly,
+            keepMonthly: o.backupKeepMonthly,
+            schedule: o.backupSchedule,
+          },
+        });
+      },
+    );
 
   program
     .command('up')

@@ -1,4 +1,7 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { buildApp } from '@triplane/control/api/app';
+import { DEFAULT_BACKUP_POLICY, parseWindow, startBackupScheduler } from '@triplane/control/backups/schedule';
 import { DEFAULT_WORKER_POOLS, type JobSupervisor, startJobWorkers } from '@triplane/control/jobs/supervisor';
 import { createLogger } from '@triplane/kernel';
 import { openFromFlags } from './init.ts';
@@ -10,7 +13,12 @@ export interface ControlFlags {
   listen: string;
   /** Processes of the interactive/normal worker pool; 0 runs no job workers. */
   workers?: number | undefined;
+  /** The backup schedule and retention (defaults: 02:00-05:00 UTC, keep 7 daily). */
+  backup?: { window: string; keepDaily: number; keepWeekly: number; keepMonthly: number; schedule?: boolean } | undefined;
 }
+
+/** The dashboard's production build (`vite build` in apps/dashboard); served at `/` when present. */
+export const DASHBOARD_DIST = fileURLToPath(new URL('../../../dashboard/dist', import.meta.url));
 
 /** How long in-flight requests (event streams included) may take to finish on shutdown. */
 const CLOSE_GRACE_MS = 10_000;
@@ -23,14 +31,30 @@ const CLOSE_GRACE_MS = 10_000;
  */
 export async function runControl(f: ControlFlags): Promise<void> {
   const addr = parseListen(f.listen);
+  const backupPolicy = f.backup
+    ? {
+        ...DEFAULT_BACKUP_POLICY,
+        ...parseWindow(f.backup.window),
+        keepDaily: f.backup.keepDaily,
+        keepWeekly: f.backup.keepWeekly,
+        keepMonthly: f.backup.keepMonthly,
+      }
+    : DEFAULT_BACKUP_POLICY;
   const logger = createLogger('control');
   const store = openFromFlags(f);
   const { applied } = await store.migrate();
   if (applied.length) logger.info({ migrations: applied }, 'store migrated');
-  const app = await buildApp({ store, logger });
+  const dashboardDir = existsSync(`${DASHBOARD_DIST}/index.html`) ? DASHBOARD_DIST : undefined;
+  if (!dashboardDir)
+    logger.info(
+      { dir: DASHBOARD_DIST },
+      'no dashboard build: serving the API only (build it: npm run build -w @triplane/dashboard)',
+    );
+  const app = await buildApp({ store, logger, dashboardDir });
 
   let stopping: Promise<void> | undefined;
   let jobs: JobSupervisor | undefined;
+  let scheduler: { stop(): Promise<void> } | undefined;
   const stop = (signal: string) => {
     stopping ??= (async () => {
       logger.info({ signal }, 'shutting down');
@@ -43,6 +67,7 @@ export async function runControl(f: ControlFlags): Promise<void> {
       } finally {
         clearTimeout(force);
       }
+      await scheduler?.stop();
       await jobs?.stop();
       await store.close();
       logger.info('stopped');
@@ -77,6 +102,8 @@ export async function runControl(f: ControlFlags): Promise<void> {
     const pools = DEFAULT_WORKER_POOLS.map((p) => (p.name === 'main' ? { ...p, processes: workers } : p));
     jobs = startJobWorkers({ dataDir: f.dataDir, databaseUrl: f.databaseUrl, pools, logger });
   } else logger.warn('--workers 0: no job workers; jobs stay queued');
+  if (f.backup?.schedule === false) logger.warn('--no-backup-schedule: no scheduled backups or retention runs');
+  else scheduler = startBackupScheduler(store, { logger, policy: backupPolicy });
   logger.info({ url: urlFor({ host: addr.host, port }), workers }, 'control plane ready');
   await done;
 }

@@ -7,6 +7,7 @@ import { sql } from 'kysely';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { authenticate } from './auth/authenticate.ts';
 import type { AppContext, AppOptions } from './context.ts';
+import { isDashboardRequest, registerDashboard } from './dashboard-static.ts';
 import { fromFastifyError, installErrorHandlers, sendError } from './errors.ts';
 import v1Routes from './routes/index.ts';
 import { validatorCompiler } from './validation.ts';
@@ -87,6 +88,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     const path = req.url.split('?')[0] ?? '';
     req.principal = { kind: 'anonymous' };
     if (UNAUTHENTICATED_PATHS.has(path)) return;
+    // The dashboard's files are public; the API it calls checks the session (dashboard-static.ts).
+    if (opts.dashboardDir && isDashboardRequest(req.method, path)) return;
     req.principal = await authenticate(app, req);
   });
   // PostgreSQL text cannot hold U+0000 and no name, hostname or message needs it: refuse it in
@@ -119,6 +122,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(v1Routes, { prefix: '/api/v1' });
+  if (opts.dashboardDir) registerDashboard(app, opts.dashboardDir);
   await app.ready();
   return app;
 }

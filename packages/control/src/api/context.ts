@@ -15,6 +15,8 @@ export interface AppOptions {
   maxWatchMs?: number;
   /** Login attempts allowed per window per (ip, email) and per ip. */
   loginRateLimit?: { perKey: number; perIp: number; windowMs: number };
+  /** Serve the dashboard's production build (apps/dashboard/dist) from this directory at `/`. */
+  dashboardDir?: string;
 }
 
 export interface AppContext {
