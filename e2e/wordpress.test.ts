@@ -6,100 +6,34 @@
  *   node scripts/test.ts e2e/wordpress.test.ts
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect as h2connect } from 'node:http2';
-import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { podmanTestsOneAtATime } from '@triplane/runtime/integration/one-at-a-time';
+import {
+  BIN,
+  freePort,
+  get,
+  log,
+  run,
+  skipReason,
+  sleep,
+  startAgent as startAgentIn,
+  stopProcess,
+  waitUntil,
+} from './support.ts';
 
 podmanTestsOneAtATime();
 
-const BIN = fileURLToPath(new URL('../apps/triplane/bin/triplane', import.meta.url));
 const SITE = 'wp1';
 const POD = `${SITE}-production`;
 const SITE2 = 'wp2';
 const POD2 = `${SITE2}-production`;
 const DOMAIN2 = 'wp2.example.test';
-const log = (m: string) => process.stderr.write(`# ${m}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], o: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      cmd,
-      args,
-      { env: o.env ?? process.env, timeout: o.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-      },
-    );
-  });
-}
-
-async function skipReason(): Promise<string | undefined> {
-  if (process.getuid?.() !== 0)
-    return 'needs root: rootful Podman with a user namespace per environment (run as root or `make test`)';
-  const p = await run('podman', ['--version']);
-  if (p.code !== 0) return 'podman is not installed (run `triplane host prepare`)';
-  // Web ports and uid slots are allocated per control plane: another one's sites (e.g. `make
-  // up`'s demo) on this host would collide with this test's.
-  if (await listening(20000)) return 'port 20000 is taken (a site of another control plane, e.g. `make up`?): stop it first';
-  return undefined;
-}
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-async function waitUntil<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not after ${timeoutMs} ms${last ? ` (last: ${String(last)})` : ''}`);
-    await sleep(250);
-  }
-}
-
-async function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
-  const r = await fetch(url, { redirect: 'manual', headers, signal: AbortSignal.timeout(10_000) });
-  return { status: r.status, body: await r.text() };
-}
-
 const GENERATOR = /<meta name="generator" content="WordPress/;
 
 describe('e2e: WordPress through the platform', { timeout: 600_000 }, () => {
@@ -121,24 +55,7 @@ describe('e2e: WordPress through the platform', { timeout: 600_000 }, () => {
   const cli = (args: string[], timeoutMs = 120_000) => run(BIN, args, { env, timeoutMs });
   const agentLog = () => join(dir, 'agent.log');
 
-  function startAgent(joinToken: string | undefined): ChildProcess {
-    const out = openSync(agentLog(), 'a', 0o600);
-    // one host: the edge reaches the web ports on the loopback address
-    const args = ['agent', '--api', api, '--state-dir', join(dir, 'agent'), '--interval-ms', '1000', '--address', '127.0.0.1'];
-    if (joinToken) args.push('--join-token', joinToken);
-    const c = spawn(BIN, args, { env, stdio: ['ignore', out, out] });
-    closeSync(out);
-    return c;
-  }
-
-  async function stopProcess(c: ChildProcess | undefined): Promise<void> {
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    const exited = new Promise<void>((r) => c.once('exit', () => r()));
-    c.kill('SIGTERM');
-    const t = setTimeout(() => c.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(t);
-  }
+  const startAgent = (joinToken: string | undefined) => startAgentIn({ api, dir, env, ...(joinToken ? { joinToken } : {}) });
 
   before(async () => {
     skip = await skipReason();

@@ -7,7 +7,7 @@
 import { Command, CommanderError } from 'commander';
 import { describeFailure, EXIT } from './cli/exit.ts';
 import { registerAudit } from './commands/audit.ts';
-import { registerBackup } from './commands/backup.ts';
+import { registerBackup, registerSync } from './commands/backup.ts';
 import { registerDomain } from './commands/domain.ts';
 import { registerEdge } from './commands/edge.ts';
 import { registerEnv } from './commands/env.ts';
@@ -36,6 +36,7 @@ export function buildProgram(): Command {
   registerSite(program);
   registerEnv(program);
   registerBackup(program);
+  registerSync(program);
   registerDomain(program);
   registerJob(program);
   registerAudit(program);

@@ -105,14 +105,33 @@ export class ControlLink {
     return `${this.#o.apiUrl.replace(/\/+$/, '')}/api/v1${path}`;
   }
 
-  async #call(method: string, path: string, body: unknown, o: { timeoutMs?: number; headers?: Record<string, string> } = {}) {
+  async #call(
+    method: string,
+    path: string,
+    body: unknown,
+    o: { timeoutMs?: number; headers?: Record<string, string>; signal?: AbortSignal } = {},
+  ) {
     const headers: Record<string, string> = { accept: 'application/json', ...(o.headers ?? {}) };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (this.#identity) headers.authorization = `Bearer ${this.#identity.credential}`;
-    const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(o.timeoutMs ?? 15_000)]);
+    const signal = AbortSignal.any([
+      this.#abort.signal,
+      AbortSignal.timeout(o.timeoutMs ?? 15_000),
+      ...(o.signal ? [o.signal] : []),
+    ]);
     const init: RequestInit = { method, headers, signal };
     if (body !== undefined) init.body = JSON.stringify(body);
     return this.#fetch(this.#url(path), init);
+  }
+
+  /**
+   * An authenticated JSON call for the agent's other loops (the job runner): the body of a 2xx
+   * answer, or a TriplaneError with the API's code. `timeoutMs` default 15 s.
+   */
+  async call<T>(method: string, path: string, body?: unknown, o: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<T> {
+    const res = await this.#call(method, path, body, o);
+    if (!res.ok) throw await this.#errorOf(res, `${method} ${path.split('?')[0]}`);
+    return (await res.json()) as T;
   }
 
   async #errorOf(res: Response, what: string): Promise<TriplaneError> {

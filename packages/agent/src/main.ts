@@ -1,9 +1,13 @@
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type Clock, createLogger, type Logger, systemClock, TriplaneError } from '@triplane/kernel';
 import type { RuntimeDriver } from '@triplane/runtime/driver';
 import type { AssignedEnvironment } from '@triplane/spec';
+import { spawnLowPriority } from './backup/lowprio.ts';
 import { ControlLink } from './control-link.ts';
 import { hostFacts } from './facts.ts';
+import { AgentJobRunner } from './jobs/runner.ts';
+import { ContainerMetrics, podNameOf } from './metrics/container-metrics.ts';
 import { PodmanDriver } from './podman-driver.ts';
 import type { ReconcileConfig } from './reconcile/config.ts';
 import { Reconciler } from './reconcile/engine.ts';
@@ -46,7 +50,13 @@ export interface AgentOptions {
   watchWaitS?: number | undefined;
   reportRefreshMs?: number | undefined;
   reconcile?: Partial<ReconcileConfig> | undefined;
+  /** Run the jobs the control plane queues for this server (backups, restores). Default true. */
+  jobs?: boolean | undefined;
 }
+
+/** Kinds of server jobs this agent runs (control's jobs/agent-kinds.ts). */
+export const AGENT_JOB_KIND_NAMES = ['backup.create', 'backup.restore', 'backup.prune', 'backup.check', 'env.sync'];
+const JOB_MAIN = fileURLToPath(new URL('./backup/job-main.ts', import.meta.url));
 
 export interface RunningAgent {
   serverId: string;
@@ -115,12 +125,40 @@ export async function runAgent(o: AgentOptions): Promise<RunningAgent> {
       runner.wake();
     },
   });
+  const jobs =
+    o.jobs === false
+      ? undefined
+      : new AgentJobRunner({
+          link,
+          lookup: (id) => desired?.find((e) => e.id === id),
+          stateDir: stateDir.path,
+          webHostIp: o.webHostIp ?? '127.0.0.1',
+          kinds: AGENT_JOB_KIND_NAMES,
+          logger: log,
+          spawnChild: () => {
+            const child = spawnLowPriority(process.execPath, [JOB_MAIN], { goMaxProcs: null, goGC: null });
+            if (child.lane.degraded.length) log.warn({ reasons: child.lane.degraded }, 'agent job: low-priority lane degraded');
+            return child;
+          },
+        });
+  jobs?.start();
+  // CPU/memory of the Podman pods' containers to the control plane every 10 s (docs/metrics.md)
+  const containerMetrics = o.driver
+    ? undefined
+    : new ContainerMetrics({
+        environments: () => (desired ?? []).map((e) => ({ id: e.id, podName: podNameOf(e) })),
+        post: (r) => link.call('POST', `/agents/${encodeURIComponent(identity.serverId)}/metrics`, r, { timeoutMs: 5000 }),
+        logger: log,
+      });
+  containerMetrics?.start();
   log.info({ serverId: identity.serverId, driver: driver.name }, 'agent running');
   return {
     serverId: identity.serverId,
     reconciler,
     link,
     async stop() {
+      await jobs?.stop();
+      await containerMetrics?.stop();
       await link.stop();
       await runner.stop();
       // An install or cron request in flight is left to finish on its own (idempotent).

@@ -1,6 +1,6 @@
-import type { Backup, RestoreScope } from '@triplane/client';
+import type { Backup, RestoreScope, SyncDatabase, SyncRequest } from '@triplane/client';
 import { type Command, Option } from 'commander';
-import { type Flags, withApi } from '../cli/command.ts';
+import { collect, type Flags, withApi } from '../cli/command.ts';
 import { session } from '../cli/context.ts';
 import { usageError } from '../cli/exit.ts';
 import { ago, fields, line, printJson, table } from '../cli/output.ts';
@@ -134,4 +134,112 @@ export function registerBackup(program: Command): void {
       `restored ${what} of ${b.siteName}/${b.environmentName} from ${b.id}${safety ? `; the state before is backup ${safety}` : ''}`,
     );
   });
+}
+
+function sub(program: Command, name: string): Command {
+  const c = program.commands.find((x) => x.name() === name);
+  if (!c) throw new Error(`command ${name} is not registered yet`);
+  return c;
+}
+
+function syncBody(flags: Flags, otherKey: 'to' | 'from', otherId: string | undefined): SyncRequest {
+  const tables = flags.table as string[] | undefined;
+  const body: SyncRequest = {};
+  if (otherId) body[otherKey] = otherId;
+  if (flags.files === false) body.files = false;
+  if (flags.database) body.database = flags.database as SyncDatabase;
+  if (tables?.length) {
+    body.tables = tables;
+    body.database ??= 'tables';
+  }
+  return body;
+}
+
+/**
+ * `triplane site clone`, `triplane env staging|push|pull`: copy data between environments (jobs on
+ * the app server; registered after `site` and `env`).
+ */
+export function registerSync(program: Command): void {
+  addWaitOptions(
+    withApi(
+      sub(program, 'site')
+        .command('clone')
+        .description('clone a site (live, or --from-backup) into a new site; URLs are rewritten for its domain')
+        .argument('<site>', 'site name or id')
+        .requiredOption('--name <name>', 'name of the new site')
+        .option('--domain <hostname>', 'a domain of the new site (repeatable; the first is primary)', collect, [])
+        .option('--from-backup <id>', 'clone this backup instead of the live site')
+        .option('--org <org>', 'organization (when the site name is not unique)'),
+    ),
+  ).action(async (siteRef: string, flags: Flags) => {
+    const s = session(flags);
+    const { site } = await resolveEnvironment(s.client, siteRef, 'production', flags.org as string | undefined);
+    const r = await s.client.backups.cloneSite(site.id, {
+      name: flags.name as string,
+      domains: flags.domain as string[],
+      ...(flags.fromBackup ? { fromBackupId: flags.fromBackup as string } : {}),
+    });
+    const { job: final, waited } = await maybeWait(s, r.syncJob, `clone of ${site.name} into ${r.site.name}`, flags);
+    if (s.json) return printJson({ ...r, syncJob: final });
+    if (!waited) return line(`site ${r.site.name} created; copying its data: job ${r.syncJob.id}`);
+    assertSucceeded(final);
+    line(`site ${r.site.name} is a copy of ${site.name}${r.domains[0] ? ` at https://${r.domains[0].hostname}/` : ''}`);
+  });
+
+  const env = sub(program, 'env');
+  addWaitOptions(
+    withApi(
+      env
+        .command('staging')
+        .description('create a staging environment filled from production (noindex)')
+        .argument('<site>', 'site name or id')
+        .option('--name <name>', 'environment name', 'staging')
+        .option('--domain <hostname>', 'a domain of the staging environment (repeatable)', collect, [])
+        .option('--org <org>', 'organization (when the site name is not unique)'),
+    ),
+  ).action(async (siteRef: string, flags: Flags) => {
+    const s = session(flags);
+    const { site } = await resolveEnvironment(s.client, siteRef, 'production', flags.org as string | undefined);
+    const r = await s.client.backups.createStaging(site.id, { name: flags.name as string, domains: flags.domain as string[] });
+    const { job: final, waited } = await maybeWait(s, r.syncJob, `staging of ${site.name}`, flags);
+    if (s.json) return printJson({ ...r, syncJob: final });
+    if (!waited) return line(`environment ${r.environment.name} created; copying production: job ${r.syncJob.id}`);
+    assertSucceeded(final);
+    line(`${site.name}/${r.environment.name} is a copy of production`);
+  });
+
+  for (const direction of ['push', 'pull'] as const) {
+    const other = direction === 'push' ? 'to' : 'from';
+    addWaitOptions(
+      withApi(
+        env
+          .command(direction)
+          .description(
+            direction === 'push'
+              ? 'copy an environment into another (default production): files + WooCommerce-safe tables by default'
+              : 'copy another environment (default production) into this one',
+          )
+          .argument('<site>', 'site name or id (or an environment id)')
+          .argument('<env>', 'environment name, e.g. staging')
+          .option(`--${other} <env>`, `the environment to copy ${other} (default production)`)
+          .option('--no-files', 'leave the files alone')
+          .addOption(new Option('--database <mode>', 'which tables').choices(['woo-safe', 'all', 'tables', 'none']))
+          .option('--table <name>', 'copy exactly these tables (repeatable)', collect)
+          .option('--org <org>', 'organization (when the site name is not unique)'),
+      ),
+    ).action(async (siteRef: string, envRef: string, flags: Flags) => {
+      const s = session(flags);
+      const { site, env: e } = await resolveEnvironment(s.client, siteRef, envRef, flags.org as string | undefined);
+      let otherId: string | undefined;
+      if (flags[other]) otherId = (await resolveEnvironment(s.client, site.id, flags[other] as string, undefined)).env.id;
+      const body = syncBody(flags, other, otherId);
+      const r = direction === 'push' ? await s.client.backups.push(e.id, body) : await s.client.backups.pull(e.id, body);
+      const label = `${direction} ${site.name}/${e.name} ${direction === 'push' ? '→' : '←'} ${(flags[other] as string | undefined) ?? 'production'}`;
+      const { job: final, waited } = await maybeWait(s, r.job, label, flags);
+      if (s.json) return printJson(final);
+      if (!waited) return line(`${direction} queued: job ${r.job.id}`);
+      assertSucceeded(final);
+      line(`${label}: done (database ${String((final.params as { database?: string }).database)})`);
+    });
+  }
 }

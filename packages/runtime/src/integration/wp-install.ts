@@ -9,7 +9,15 @@ import { http } from './http.ts';
  */
 export async function installWordPress(
   base: string,
-  opts: { title: string; user: string; password: string; email: string; headers?: Record<string, string> },
+  opts: {
+    title: string;
+    user: string;
+    password: string;
+    email: string;
+    headers?: Record<string, string>;
+    /** Let search engines index the site (WordPress' blog_public); default true — a staging copy sets it off. */
+    public?: boolean;
+  },
 ): Promise<HttpResponse> {
   return http(`${base}/wp-admin/install.php?step=2`, {
     form: {
@@ -19,7 +27,7 @@ export async function installWordPress(
       admin_password2: opts.password,
       pw_weak: 'on',
       admin_email: opts.email,
-      blog_public: '0',
+      blog_public: opts.public === false ? '0' : '1',
       language: '',
     },
     ...(opts.headers ? { headers: opts.headers } : {}),

@@ -54,15 +54,16 @@ export default async function agentJobsRoutes(base: FastifyInstance): Promise<vo
         response: { 200: AgentJobClaimResponse, ...errorResponses(400, 401, 403) },
       },
     },
-    async (req) => {
+    async (req, reply) => {
       const { serverId } = req.params;
       requireSelf(req, serverId);
       const kinds = req.body.kinds.filter((k) => agentJobKind(k) !== undefined);
       const lanes = [...new Set(kinds.map((k) => AGENT_JOB_KINDS[k]?.lane ?? 'low'))];
       const deadline = clock.now() + (req.body.wait ?? 0) * 1000;
       let closed = false;
-      req.raw.once('close', () => {
-        closed = true;
+      // The response closing before we answered = the agent went away (aborted its long-poll).
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) closed = true;
       });
       for (;;) {
         const job = await queue.claim({
@@ -72,6 +73,11 @@ export default async function agentJobsRoutes(base: FastifyInstance): Promise<vo
           serverId,
           leaseMs: (k) => agentJobKind(k)?.leaseMs ?? 60_000,
         });
+        if (job && closed) {
+          // The agent gave up waiting (it is stopping): don't leave the job leased to nobody.
+          await queue.release(job.id, leaseOwner(serverId, req.body.owner));
+          return { job: null };
+        }
         if (job) {
           let params: unknown = {};
           try {
