@@ -27,6 +27,7 @@ import { TriplaneError } from '@triplane/kernel';
 import { spawnLowPriority } from './lowprio.ts';
 import { type Progress, Restic } from './restic.ts';
 import { classifyResticFailure, redact } from './restic-errors.ts';
+import { initFastRepo } from './testing.ts';
 
 const execFileAsync = promisify(execFile);
 const isRoot = process.getuid?.() === 0;
@@ -45,23 +46,7 @@ writeFileSync(otherPasswordFile, 'not the password\n', { mode: 0o600 });
  */
 async function makeTemplate(): Promise<string> {
   const dir = join(root, 'template');
-  const quota = `/sys/fs/cgroup/cpu/triplane-test-kdf-${process.pid}`;
-  const useQuota = isRoot && existsSync('/sys/fs/cgroup/cpu/cpu.cfs_quota_us');
-  if (useQuota) {
-    mkdirSync(quota, { recursive: true });
-    writeFileSync(join(quota, 'cpu.cfs_period_us'), '10000');
-    writeFileSync(join(quota, 'cpu.cfs_quota_us'), '1000');
-  }
-  try {
-    const script = useQuota ? `echo $$ > ${quota}/cgroup.procs && exec "$@"` : 'exec "$@"';
-    const p = spawn('sh', ['-c', script, 'sh', 'restic', `--repo=${dir}`, `--password-file=${passwordFile}`, 'init'], {
-      stdio: 'ignore',
-    });
-    const code = await new Promise((resolve) => p.once('exit', resolve));
-    assert.equal(code, 0, 'restic init of the template');
-  } finally {
-    if (useQuota) rmdirSync(quota);
-  }
+  await initFastRepo(dir, passwordFile);
   return dir;
 }
 

@@ -35,11 +35,24 @@ export interface ChildInput {
   stateDir: string;
   /** where web ports are published on this server */
   webHostIp: string;
+  /**
+   * Only for kinds in UPLOADING_KINDS: how the child streams its output (an archive) to the
+   * control plane itself — relaying gigabytes through this process's NDJSON pipe would not do.
+   * The agent credential travels on the child's stdin, never in argv or the environment (which
+   * restic/podman would inherit and /proc/<pid>/environ shows); the child runs as the agent's
+   * own user, so it crosses no privilege boundary.
+   */
+  control?: { apiUrl: string; serverId: string; credential: string; owner: string };
 }
+
+/** Kinds whose child uploads a job artifact (`PUT /agents/{id}/jobs/{jobId}/artifact`). */
+export const UPLOADING_KINDS = new Set(['backup.export']);
 
 export interface JobLink {
   readonly serverId: string | undefined;
   call<T>(method: string, path: string, body?: unknown, o?: { timeoutMs?: number; signal?: AbortSignal }): Promise<T>;
+  /** The API URL and credential, for a child that uploads an artifact (ChildInput.control). */
+  childAccess?(): { apiUrl: string; credential: string } | undefined;
 }
 
 export interface AgentJobRunnerOptions {
@@ -160,6 +173,8 @@ export class AgentJobRunner {
       stateDir: this.#o.stateDir,
       webHostIp: this.#o.webHostIp ?? '127.0.0.1',
     };
+    const access = UPLOADING_KINDS.has(job.kind) ? this.#o.link.childAccess?.() : undefined;
+    if (access && this.#o.link.serverId) input.control = { ...access, serverId: this.#o.link.serverId, owner: this.#owner };
     const child = this.#o.spawnChild(input);
     this.#child = child;
     let pending: { percent?: number; message?: string; logs: { level: string; message: string }[] } = { logs: [] };
