@@ -14,6 +14,7 @@ import {
   ServerIdParams,
 } from '@triplane/spec';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { audit } from '../../../audit/audit.ts';
 import { AGENT_JOB_KINDS, agentJobKind, recordBackup } from '../../../jobs/agent-kinds.ts';
 import { JobQueue } from '../../../jobs/queue.ts';
 import { requireServer } from '../../auth/authorize.ts';
@@ -173,6 +174,22 @@ export default async function agentJobsRoutes(base: FastifyInstance): Promise<vo
         leaseOwner(serverId, req.body.owner),
         new TriplaneError(e.code as ErrorCode, e.message, details),
       );
+      if (r.outcome === 'failed') {
+        // A backup (or restore, sync…) that failed for good is an event people must find, not
+        // only a job row: the audit log carries it with the reason.
+        const job = await queue.get(jobId);
+        if (job) {
+          await store.transaction((trx) =>
+            audit(trx, null, {
+              action: `${job.kind}.failed`,
+              orgId: job.org_id,
+              targetType: job.environment_id ? 'environment' : 'server',
+              targetId: job.environment_id ?? serverId,
+              details: { jobId, code: e.code, message: e.message.slice(0, 500) },
+            }),
+          );
+        }
+      }
       return { ok: r.outcome !== 'lost', outcome: r.outcome };
     },
   );

@@ -158,6 +158,15 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const seen = (await h.call(h.owner.token, 'GET', `/api/v1/jobs/${job.id}`)).json();
       assert.equal(seen.state, 'failed');
       assert.equal(seen.error.code, 'TRIPLANE_ERR_BACKUP_SNAPSHOT_NOT_FOUND');
+      // …and it is an event in the audit log, with the reason.
+      const events = (await h.call(h.owner.token, 'GET', `/api/v1/audit?action=backup.restore.failed`)).json();
+      assert.ok(
+        events.items.some(
+          (a: { details: { jobId?: string; code?: string } }) =>
+            a.details.jobId === job.id && a.details.code === 'TRIPLANE_ERR_BACKUP_SNAPSHOT_NOT_FOUND',
+        ),
+        JSON.stringify(events),
+      );
     });
 
     test('a cancel request reaches the agent through its progress call', async () => {
