@@ -274,6 +274,14 @@ describe('e2e: backups, restore, clone, staging', { timeout: 1_200_000 }, () => 
     assert.equal(home.status, 200);
     assert.match(home.body, /Before the backup/);
     assert.doesNotMatch(home.body, /Changed 2/);
+
+    // Download: the same backup as a .tar.gz through the API (exported on the app server).
+    const archive = join(dir, 'b.tar.gz');
+    const dl = await cli(['backup', 'download', b1.id, '-o', archive]);
+    assert.equal(dl.code, 0, `${dl.stdout}\n${dl.stderr}`);
+    const entries = (await run('tar', ['-tzf', archive])).stdout.split('\n');
+    for (const e of ['db.sql', 'environment.json', 'wp-content/uploads/2026/11/photo.bin'])
+      assert.ok(entries.includes(e), `${e} in ${entries.slice(0, 20).join(', ')}`);
   });
 
   test('a restore killed mid-way is retried and ends restored; a missing snapshot fails loudly and changes nothing', async (t) => {

@@ -2,7 +2,8 @@ import type { Backup, RestoreScope, SyncDatabase, SyncRequest } from '@triplane/
 import { type Command, Option } from 'commander';
 import { collect, type Flags, withApi } from '../cli/command.ts';
 import { session } from '../cli/context.ts';
-import { usageError } from '../cli/exit.ts';
+import { humanBytes, saveVerified } from '../cli/download.ts';
+import { CliError, EXIT, usageError } from '../cli/exit.ts';
 import { ago, fields, line, printJson, table } from '../cli/output.ts';
 import { assertSucceeded } from '../cli/progress.ts';
 import { resolveEnvironment } from '../cli/resolve.ts';
@@ -36,7 +37,7 @@ function printBackup(b: Backup): void {
 
 /** `triplane backup create|list|show|restore`: restic snapshots of environments, taken and restored on their app server. */
 export function registerBackup(program: Command): void {
-  const backup = program.command('backup').description('backups of environments: create, list, show, restore');
+  const backup = program.command('backup').description('backups of environments: create, list, show, restore, download');
 
   addWaitOptions(
     withApi(
@@ -133,6 +134,36 @@ export function registerBackup(program: Command): void {
     line(
       `restored ${what} of ${b.siteName}/${b.environmentName} from ${b.id}${safety ? `; the state before is backup ${safety}` : ''}`,
     );
+  });
+
+  addWaitOptions(
+    withApi(
+      backup
+        .command('download')
+        .description('download a backup as a .tar.gz (db.sql, wp-content/…, environment.json), prepared on its app server')
+        .argument('<backup>', 'backup id')
+        .option('-o, --output <file>', 'where to write it (default <site>-<env>-<time>.tar.gz here; - for stdout)'),
+    ),
+  ).action(async (id: string, flags: Flags) => {
+    const s = session(flags);
+    const out = flags.output as string | undefined;
+    if (out === '-' && process.stdout.isTTY)
+      throw usageError('not writing a binary archive to a terminal: redirect it or use -o FILE');
+    const b = await s.client.backups.get(id);
+    const { job } = await s.client.backups.download(id);
+    const { job: final, waited } = await maybeWait(s, job, `export of ${b.siteName}/${b.environmentName}`, flags);
+    if (!waited)
+      return s.json ? printJson(final) : line(`export queued: job ${job.id} (then GET /api/v1/jobs/${job.id}/artifact)`);
+    assertSucceeded(final);
+    const artifact = (final.result as { artifact?: { bytes: number; sha256: string } } | null)?.artifact;
+    if (!artifact) throw new CliError(EXIT.error, `job ${final.id} finished without an archive`, 'TRIPLANE_ERR_ARTIFACT_MISSING');
+    const file = out ?? (final.params as { filename?: string }).filename ?? `${id}.tar.gz`;
+    const res = await s.client.jobs.artifact(final.id);
+    const got = await saveVerified(res, file, artifact, { label: `download ${b.id}`, quiet: s.json });
+    if (s.json) return out === '-' ? undefined : printJson({ job: final, file, ...got });
+    const msg = `backup ${b.id} of ${b.siteName}/${b.environmentName}: ${humanBytes(got.bytes)}, sha256 ${got.sha256}`;
+    if (out === '-') process.stderr.write(`${msg}\n`);
+    else line(`${msg} → ${file}`);
   });
 }
 

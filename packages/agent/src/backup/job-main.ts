@@ -11,8 +11,18 @@ import { isTriplaneError } from '@triplane/kernel';
 import type { BackupKind, RestoreScope } from '@triplane/spec';
 import type { ChildEvent, ChildInput } from '../jobs/runner.ts';
 import { createBackup, type ExecContext, restoreBackup, type SyncParams, syncEnvironments, targetOf } from './executor.ts';
+import { type ExportParams, exportBackup, httpArtifactUpload } from './export.ts';
 import { Restic } from './restic.ts';
 import { pruneBackups } from './retention.ts';
+
+/** Failures another attempt can't fix: the job fails at once, with the reason, instead of retrying. */
+const TERMINAL_CODES: ReadonlySet<string> = new Set([
+  'TRIPLANE_ERR_BACKUP_REPO_CORRUPT',
+  'TRIPLANE_ERR_BACKUP_WRONG_PASSWORD',
+  'TRIPLANE_ERR_BACKUP_SNAPSHOT_NOT_FOUND',
+  'TRIPLANE_ERR_BACKUP_REPO_NOT_FOUND',
+  'TRIPLANE_ERR_VALIDATION',
+]);
 
 function emit(ev: ChildEvent): void {
   process.stdout.write(`${JSON.stringify(ev)}\n`);
@@ -98,6 +108,9 @@ async function main(): Promise<number> {
       case 'backup.prune':
         result = await pruneBackups(ctx, p);
         break;
+      case 'backup.export':
+        result = await exportBackup(ctx, p as unknown as ExportParams, httpArtifactUpload(input.control, job.id, abort.signal));
+        break;
       case 'backup.check':
         emit({ type: 'progress', percent: 5, message: 'checking the repository' });
         await restic.check({
@@ -125,7 +138,7 @@ async function main(): Promise<number> {
         type: 'error',
         code: e.code,
         message: e.message,
-        retryable: typeof d.retryable === 'boolean' ? d.retryable : retryableDefault,
+        retryable: typeof d.retryable === 'boolean' ? d.retryable : TERMINAL_CODES.has(e.code) ? false : retryableDefault,
       });
     } else {
       emit({
