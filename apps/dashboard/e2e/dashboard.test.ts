@@ -170,7 +170,11 @@ async function run(page: Page, consoleErrors: string[]): Promise<void> {
     .getByText(/Not available yet|No backups yet|TRIPLANE_ERR_/)
     .first()
     .waitFor();
-  await page.locator('[data-slot="File manager"]').waitFor();
+  // The file manager (its breadcrumb shows at once; the listing or the agent's error follows).
+  await page
+    .locator('section', { has: page.getByRole('heading', { name: 'File manager', exact: true }) })
+    .getByRole('button', { name: 'wp-content' })
+    .waitFor();
   // Charts when the metrics API answers, else its slot.
   await page.locator('figure.chart, [data-slot="Performance"]').first().waitFor();
   await shot(page, 'site');

@@ -8,9 +8,13 @@ import { Command, CommanderError } from 'commander';
 import { describeFailure, EXIT } from './cli/exit.ts';
 import { registerAudit } from './commands/audit.ts';
 import { registerBackup, registerSync } from './commands/backup.ts';
+import { registerDb } from './commands/db.ts';
 import { registerDomain } from './commands/domain.ts';
 import { registerEdge } from './commands/edge.ts';
 import { registerEnv } from './commands/env.ts';
+import { registerEnvLogs } from './commands/env-logs.ts';
+import { registerEnvProtect } from './commands/env-protect.ts';
+import { registerFiles } from './commands/files.ts';
 import { registerJob } from './commands/job.ts';
 import { registerLocal } from './commands/local.ts';
 import { registerLogin } from './commands/login.ts';
@@ -35,6 +39,8 @@ export function buildProgram(): Command {
   registerLogin(program);
   registerSite(program);
   registerEnv(program);
+  registerEnvLogs(program);
+  registerEnvProtect(program);
   registerBackup(program);
   registerSync(program);
   registerDomain(program);
@@ -44,6 +50,8 @@ export function buildProgram(): Command {
   registerMember(program);
   registerToken(program);
   registerServer(program);
+  registerFiles(program);
+  registerDb(program);
   return program;
 }
 

@@ -101,6 +101,11 @@ export class ControlLink {
     return this.#identity?.serverId;
   }
 
+  /** For a job child that uploads an artifact itself (jobs/runner.ts ChildInput.control); never logged. */
+  childAccess(): { apiUrl: string; credential: string } | undefined {
+    return this.#identity ? { apiUrl: this.#o.apiUrl, credential: this.#identity.credential } : undefined;
+  }
+
   #url(path: string): string {
     return `${this.#o.apiUrl.replace(/\/+$/, '')}/api/v1${path}`;
   }

@@ -6,6 +6,7 @@ import type { AssignedEnvironment } from '@triplane/spec';
 import { spawnLowPriority } from './backup/lowprio.ts';
 import { ControlLink } from './control-link.ts';
 import { hostFacts } from './facts.ts';
+import { fileJobRunner } from './files/runner.ts';
 import { AgentJobRunner } from './jobs/runner.ts';
 import { ContainerMetrics, podNameOf } from './metrics/container-metrics.ts';
 import { PodmanDriver } from './podman-driver.ts';
@@ -55,7 +56,14 @@ export interface AgentOptions {
 }
 
 /** Kinds of server jobs this agent runs (control's jobs/agent-kinds.ts). */
-export const AGENT_JOB_KIND_NAMES = ['backup.create', 'backup.restore', 'backup.prune', 'backup.check', 'env.sync'];
+export const AGENT_JOB_KIND_NAMES = [
+  'backup.create',
+  'backup.restore',
+  'backup.prune',
+  'backup.check',
+  'backup.export',
+  'env.sync',
+];
 const JOB_MAIN = fileURLToPath(new URL('./backup/job-main.ts', import.meta.url));
 
 export interface RunningAgent {
@@ -142,6 +150,12 @@ export async function runAgent(o: AgentOptions): Promise<RunningAgent> {
           },
         });
   jobs?.start();
+  // File manager + database browser: their own claim loop (interactive lane), never behind a backup.
+  const fileJobs =
+    o.jobs === false
+      ? undefined
+      : fileJobRunner({ link, lookup: (id) => desired?.find((e) => e.id === id), stateDir: stateDir.path, logger: log });
+  fileJobs?.start();
   // CPU/memory of the Podman pods' containers to the control plane every 10 s (docs/metrics.md)
   const containerMetrics = o.driver
     ? undefined
@@ -157,7 +171,7 @@ export async function runAgent(o: AgentOptions): Promise<RunningAgent> {
     reconciler,
     link,
     async stop() {
-      await jobs?.stop();
+      await Promise.all([jobs?.stop(), fileJobs?.stop()]);
       await containerMetrics?.stop();
       await link.stop();
       await runner.stop();

@@ -1,5 +1,17 @@
-import type { EnvironmentMetrics, MetricsRange } from '@triplane/spec';
+import type {
+  DbRowsPage,
+  DbTableList,
+  EnvironmentMetrics,
+  FileDeleteResponse,
+  FileEntry,
+  FileListing,
+  LogLine,
+  LogList,
+  MetricsRange,
+} from '@triplane/spec';
+import { errorFromBody } from './errors.ts';
 import { type ClientOptions, type Query, seg, Transport } from './http.ts';
+import { type FollowLogsOptions, followLogs, type LogSearch } from './log-stream.ts';
 import type {
   AddMemberRequest,
   ApiToken,
@@ -48,6 +60,13 @@ import type {
   User,
 } from './types.ts';
 import { followJob, type JobEvent, type WaitOptions, type WatchOptions, waitForJob } from './watch.ts';
+
+/** base64 of bytes, in a browser as in Node (no Buffer). */
+function toBase64(bytes: Uint8Array): string {
+  let bin = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(bin);
+}
 
 /** List routes answer `{items, nextCursor}`; a bare array is accepted too. */
 function asPage<T>(v: unknown): Page<T> {
@@ -179,6 +198,10 @@ export class TriplaneClient {
     /** Traffic, latency, cache, WAF, upstream and container series (docs/metrics.md); `series`: comma-separated names. */
     metrics: (id: string, q: { range?: MetricsRange; series?: string } = {}) =>
       this.#get<EnvironmentMetrics>(`/environments/${seg(id)}/metrics`, { ...q }),
+    /** Search the last 24 h of access and error lines, newest first (docs/logs.md); follow `nextCursor`. */
+    logs: (id: string, q: LogSearch = {}) => this.#get<LogList>(`/environments/${seg(id)}/logs`, { ...q }),
+    /** Follow the live log (SSE; reconnects and resumes after the last line seen); resolves when `o.signal` aborts. */
+    followLogs: (id: string, onLine: (line: LogLine) => void, o: FollowLogsOptions = {}) => followLogs(this.http, id, onLine, o),
   };
 
   /** Backups (restic snapshots) of environments; taking and restoring one are jobs on the app server. */
@@ -202,6 +225,52 @@ export class TriplaneClient {
       this.#send<{ job: Job }>('POST', `/environments/${seg(environmentId)}/pull`, body),
     /** 202 with the `backup.restore` job; a safety backup is taken first. */
     restore: (id: string, body: RestoreRequest = {}) => this.#send<{ job: Job }>('POST', `/backups/${seg(id)}/restore`, body),
+    /** 202 with the `backup.export` job; when it succeeded, `jobs.artifact(job.id)` is the .tar.gz (24 h). */
+    download: (id: string) => this.#send<{ job: Job }>('POST', `/backups/${seg(id)}/download`, {}),
+  };
+
+  /**
+   * File manager of an environment's wp-content and its read-only database browser
+   * (spec/api/files.ts). Paths are relative to wp-content ('' = its root); files up to 5 MiB.
+   * Each call is answered by the environment's app server (504 TRIPLANE_ERR_TIMEOUT if it can't).
+   */
+  readonly files = {
+    list: (environmentId: string, path = '') => this.#get<FileListing>(`/environments/${seg(environmentId)}/files`, { path }),
+    /** The file's bytes. */
+    read: async (environmentId: string, path: string): Promise<Uint8Array> => {
+      const res = await this.http.raw('GET', `/environments/${seg(environmentId)}/files/content`, { query: { path } });
+      if (!res.ok) {
+        const text = await res.text().catch(() => '');
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          parsed = undefined;
+        }
+        throw errorFromBody(res.status, parsed, text.slice(0, 200));
+      }
+      return new Uint8Array(await res.arrayBuffer());
+    },
+    /** Create or replace a file (a string is written as UTF-8). */
+    write: (environmentId: string, path: string, content: Uint8Array | string, o: { createOnly?: boolean } = {}) =>
+      this.http.request<FileEntry>('PUT', `/environments/${seg(environmentId)}/files/content`, {
+        query: { path, createOnly: o.createOnly || undefined },
+        body: typeof content === 'string' ? { text: content } : { base64: toBase64(content) },
+      }),
+    /** A file, a symlink (not its target), or a directory (non-empty: `recursive`). */
+    remove: (environmentId: string, path: string, o: { recursive?: boolean } = {}) =>
+      this.http.request<FileDeleteResponse>('DELETE', `/environments/${seg(environmentId)}/files`, {
+        query: { path, recursive: o.recursive || undefined },
+      }),
+    mkdir: (environmentId: string, path: string) =>
+      this.#send<FileEntry>('POST', `/environments/${seg(environmentId)}/files/mkdir`, { path }),
+  };
+
+  readonly db = {
+    tables: (environmentId: string) => this.#get<DbTableList>(`/environments/${seg(environmentId)}/db/tables`),
+    /** A page of rows (limit ≤ 200); values cut to 1 KB, secrets masked. */
+    rows: (environmentId: string, table: string, q: { offset?: number; limit?: number } = {}) =>
+      this.#get<DbRowsPage>(`/environments/${seg(environmentId)}/db/tables/${seg(table)}/rows`, { ...q }),
   };
 
   readonly domains = {
@@ -222,6 +291,23 @@ export class TriplaneClient {
     logs: (id: string, q: { after?: number; limit?: number } = {}) => this.#get<JobLogList>(`/jobs/${seg(id)}/logs`, { ...q }),
     cancel: (id: string) => this.#send<Job>('POST', `/jobs/${seg(id)}/cancel`),
     retry: (id: string) => this.#send<Job>('POST', `/jobs/${seg(id)}/retry`),
+    /** The archive a job made (backup.export), as the raw response to stream (no timeout: it can be large). */
+    artifact: async (id: string, o: { signal?: AbortSignal } = {}): Promise<Response> => {
+      const res = await this.http.raw('GET', `/jobs/${seg(id)}/artifact`, {
+        headers: { accept: 'application/gzip, application/json' },
+        timeout: false,
+        ...(o.signal ? { signal: o.signal } : {}),
+      });
+      if (res.ok) return res;
+      const text = await res.text().catch(() => '');
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
+      throw errorFromBody(res.status, parsed, text.slice(0, 200));
+    },
   };
 
   readonly audit = {

@@ -18,6 +18,10 @@ export interface AccessEntry {
   /** Total time, and time to upstream response headers, in ms. */
   ms: number;
   upstreamMs: number | undefined;
+  /** User-Agent as sent (a reference, not copied; truncated when shipped: logs-push.ts). Absent on fast-path hits. */
+  ua?: string | undefined;
+  /** Why no upstream answered (`connect`, `first-byte-timeout`, `no-member`, …); absent when one did. */
+  upstreamError?: string | undefined;
 }
 
 export function logAccess(logger: Logger, e: AccessEntry): void {

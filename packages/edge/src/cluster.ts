@@ -10,6 +10,7 @@ import { type Logger, silentLogger, TriplaneError } from '@triplane/kernel';
 import type { EdgeEnvironmentDelta } from '@triplane/spec';
 import { AggregatorRegistry } from 'prom-client';
 import { type EdgeConfig, loadConfig } from './config.ts';
+import type { DrainedLogs } from './logs-push.ts';
 import { mergeEnvironmentDeltas } from './traffic-deltas.ts';
 import type { SqliteCollectionStore } from './waf-collections.ts';
 import { WafCompiler } from './waf-compile.ts';
@@ -50,6 +51,9 @@ export interface EdgeClusterOptions {
    * STATE_DIR/waf/collections.db (waf-collections.ts). Without it each worker keeps its own.
    */
   stateDir?: string;
+  /** Workers keep access entries for the log shipper (drainLogs); `onLogsReady`: a worker has a batch waiting. */
+  shipLogs?: boolean;
+  onLogsReady?: () => void;
 }
 
 /** How often the primary deletes expired WAF collection records. */
@@ -69,16 +73,19 @@ export interface EdgeCluster {
   pids(): number[];
   /** Every worker's per-environment traffic since the previous call, summed (metrics-push.ts). */
   drainMetrics(): Promise<EdgeEnvironmentDelta[]>;
+  /** Every worker's log lines since the previous call (logs-push.ts); a worker answering late is left out. */
+  drainLogs(): Promise<DrainedLogs>;
   close(): Promise<void>;
 }
 
 export type ToWorker =
   /** wafCollections: the shared collection store's file, undefined → per-worker memory */
-  | { t: 'start'; config: EdgeConfig; wafCollections?: string }
+  | { t: 'start'; config: EdgeConfig; wafCollections?: string; shipLogs?: boolean }
   | { t: 'reload'; config: EdgeConfig }
   | { t: 'purge'; site: string; commands: PurgeCommand[] }
   | { t: 'shutdown' }
-  | { t: 'metrics-drain'; id: number };
+  | { t: 'metrics-drain'; id: number }
+  | { t: 'logs-drain'; id: number };
 
 export type FromWorker =
   | { t: 'ready'; address: AddressInfo; httpsAddress: AddressInfo | undefined }
@@ -87,7 +94,9 @@ export type FromWorker =
   /** A PURGE/BAN request purged this worker's cache: the primary runs it on every other worker. */
   | { t: 'purged'; site: string; commands: PurgeCommand[] }
   | { t: 'waf-event'; event: WafEvent }
-  | { t: 'metrics'; id: number; deltas: EdgeEnvironmentDelta[] };
+  | { t: 'metrics'; id: number; deltas: EdgeEnvironmentDelta[] }
+  | { t: 'logs'; id: number; logs: DrainedLogs }
+  | { t: 'logs-ready' };
 
 /** A free port for `host` (port 0 in the config: every worker must bind the same one). */
 async function freePort(host: string): Promise<number> {
@@ -183,6 +192,7 @@ export async function startEdgeCluster(opts: EdgeClusterOptions): Promise<EdgeCl
   /** Pending drainMetrics() calls by id. */
   const drainReplies = new Map<number, (deltas: EdgeEnvironmentDelta[]) => void>();
   let drainSeq = 0;
+  const logReplies = new Map<number, (logs: DrainedLogs) => void>();
 
   cluster.setupPrimary({ exec: WORKER_ENTRY, silent: false });
 
@@ -208,6 +218,8 @@ export async function startEdgeCluster(opts: EdgeClusterOptions): Promise<EdgeCl
             if (msg.t === 'reload-failed') log.error({ pid: w.process.pid, reason: msg.message }, 'worker refused a config');
             if (msg.t === 'waf-event') opts.onWafEvent?.(msg.event);
             if (msg.t === 'metrics') drainReplies.get(msg.id)?.(msg.deltas);
+            if (msg.t === 'logs') logReplies.get(msg.id)?.(msg.logs);
+            if (msg.t === 'logs-ready') opts.onLogsReady?.();
             if (msg.t === 'purged') {
               for (const other of workers)
                 if (other !== w && other.isConnected())
@@ -231,6 +243,7 @@ export async function startEdgeCluster(opts: EdgeClusterOptions): Promise<EdgeCl
           t: 'start',
           config: forWorkers(config),
           ...(collections ? { wafCollections: collections.file } : {}),
+          ...(opts.shipLogs ? { shipLogs: true } : {}),
         } satisfies ToWorker),
       );
     });
@@ -335,6 +348,29 @@ export async function startEdgeCluster(opts: EdgeClusterOptions): Promise<EdgeCl
         });
         if (waiting === 0) return finish();
         for (const w of targets) w.send({ t: 'metrics-drain', id } satisfies ToWorker);
+      });
+    },
+    drainLogs() {
+      const id = ++drainSeq;
+      const targets = [...workers].filter((w) => w.isConnected());
+      return new Promise((resolve) => {
+        const all: DrainedLogs = { lines: [], dropped: 0 };
+        let waiting = targets.length;
+        const finish = () => {
+          clearTimeout(timer);
+          logReplies.delete(id);
+          resolve(all);
+        };
+        // a worker that answers late (stalled, dying) loses that drain's lines: shipping never waits long
+        const timer = setTimeout(finish, 2000);
+        timer.unref();
+        logReplies.set(id, (logs) => {
+          for (const l of logs.lines) all.lines.push(l);
+          all.dropped += logs.dropped;
+          if (--waiting === 0) finish();
+        });
+        if (waiting === 0) return finish();
+        for (const w of targets) w.send({ t: 'logs-drain', id } satisfies ToWorker);
       });
     },
     async close() {

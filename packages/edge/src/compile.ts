@@ -1,5 +1,6 @@
 import { CacheEngine, getProfile, type MemoryStorage, type PurgeCommand } from '@triplane/cache';
 import type { Clock } from '@triplane/kernel';
+import { BasicAuthGate } from './basic-auth.ts';
 import { Acl } from './cidr.ts';
 import type { EdgeConfig, SiteConfigResolved } from './config.ts';
 import { HealthChecker } from './upstream/health.ts';
@@ -23,6 +24,8 @@ export interface CompiledSite {
   readonly fingerprint: string;
   /** undefined when the site has no WAF (`waf.mode: off`); engines are shared by sites with the same settings. */
   readonly waf: CompiledWaf | undefined;
+  /** undefined when the site has no password protection (config `basicAuth`). */
+  readonly basicAuth: BasicAuthGate | undefined;
 }
 
 export interface CompiledConfig {
@@ -96,7 +99,10 @@ export function compileConfig(
         })
       : undefined;
     const fingerprint = JSON.stringify([s.name, s.cache]);
-    const site: CompiledSite = { config: s, pool, acl: new Acl(s.purgeAllow), cache, fingerprint, waf: wafs[i] };
+    // the same settings keep their gate, so verified credentials stay cached across reloads (basic-auth.ts)
+    const prevGate = s.basicAuth ? previous?.sites.find((p) => p.config.name === s.name)?.basicAuth : undefined;
+    const basicAuth = s.basicAuth ? (prevGate?.sameAs(s.basicAuth) ? prevGate : new BasicAuthGate(s.basicAuth)) : undefined;
+    const site: CompiledSite = { config: s, pool, acl: new Acl(s.purgeAllow), cache, fingerprint, waf: wafs[i], basicAuth };
     sites.push(site);
     for (const h of s.hosts) {
       if (h === '*') catchAll = site;

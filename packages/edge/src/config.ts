@@ -4,6 +4,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { profileNames } from '@triplane/cache';
 import { TriplaneError } from '@triplane/kernel';
+import { BASIC_AUTH_HASH_PATTERN } from '@triplane/spec';
 import { parseCidr } from './cidr.ts';
 import { DEFAULT_STATIC_EXTENSIONS, DEFAULT_STATIC_MAX_AGE_S, type StaticPolicy } from './static.ts';
 import { checkPemPair } from './tls/pem.ts';
@@ -127,6 +128,22 @@ export const SiteConfig = Type.Object(
     waf: Type.Optional(SiteWafConfig),
     /** The control-plane environment this site serves (set by configFromSnapshot; labels WAF events). */
     environmentId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    /** Staging: `X-Robots-Tag: noindex, nofollow` on every response, `/robots.txt` → `Disallow: /` (noindex.ts). */
+    noindex: Type.Optional(Type.Boolean()),
+    /**
+     * HTTP Basic auth for every host of the site (basic-auth.ts); `hash` is `scrypt:N:r:p:salt:key`
+     * (docs/edge.md "Staging: noindex and password protection"), never the password. `realm` defaults to the site name.
+     */
+    basicAuth: Type.Optional(
+      Type.Object(
+        {
+          realm: Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: '^[ !#-\\[\\]-~]+$' })),
+          user: Type.String({ minLength: 1, maxLength: 64, pattern: '^[!-9;-~]+$' }),
+          hash: Type.String({ pattern: BASIC_AUTH_HASH_PATTERN }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -243,6 +260,9 @@ export interface SiteConfigResolved {
   /** undefined = no WAF (`mode: off` or no `waf`). */
   waf: WafSettings | undefined;
   environmentId: string | undefined;
+  noindex: boolean;
+  /** undefined = no password protection. */
+  basicAuth: { realm: string; user: string; hash: string } | undefined;
 }
 
 export interface LoadConfigOptions {
@@ -370,6 +390,8 @@ export function loadConfig(input: unknown, opts: LoadConfigOptions = {}): EdgeCo
       },
       waf: resolveWaf(s.waf, s.cache?.profile ?? 'off', opts.baseDir),
       environmentId: s.environmentId,
+      noindex: s.noindex ?? false,
+      basicAuth: s.basicAuth ? { realm: s.basicAuth.realm ?? s.name, user: s.basicAuth.user, hash: s.basicAuth.hash } : undefined,
     };
   });
   const known = new Set(['off', ...profileNames()]);

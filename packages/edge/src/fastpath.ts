@@ -6,6 +6,7 @@ import type { AccessEntry } from './access-log.ts';
 import type { CompiledConfig, CompiledSite } from './compile.ts';
 import { UNTRUSTED_REQUEST_HEADERS } from './forwarding.ts';
 import { normaliseHost } from './host.ts';
+import { isRobotsTxt, NOINDEX_VALUE } from './noindex.ts';
 
 /**
  * The HTTP/1.1 cache-hit fast path, in front of node:http on the plain listener.
@@ -287,8 +288,11 @@ export function startFastPath(deps: FastPathDeps): FastPathServer {
     const host = normaliseHost(head.host);
     if (!host || cfg.redirects.has(host)) return false;
     const site = cfg.byHost.get(host) ?? cfg.catchAll;
-    // WAF sites: every request is inspected on the slow path (phases 1-2 run before the cache)
-    if (!site?.cache || site.waf || site.pool.members.length === 0) return false;
+    // WAF sites: every request is inspected on the slow path (phases 1-2 run before the cache).
+    // Password-protected sites: Basic auth runs on the slow path only, so a cached page is never
+    // served here without it (basic-auth.ts). A staging site's robots.txt is the edge's own (proxy.ts).
+    if (!site?.cache || site.waf || site.basicAuth || site.pool.members.length === 0) return false;
+    if (site.config.noindex && isRobotsTxt(head.target)) return false;
     const headers: HeaderMap = {};
     for (const k in head.headers) if (k !== 'host' && !UNTRUSTED.has(k)) headers[k] = head.headers[k];
     const clientIp = socket.remoteAddress ?? '';
@@ -306,6 +310,8 @@ export function startFastPath(deps: FastPathDeps): FastPathServer {
       r = deps.finalize(site, creq, r);
       if (!r) return false;
     }
+    // staging: the same header the slow path adds in proxy.ts head()
+    if (site.config.noindex) r = { ...r, headers: { ...r.headers, 'x-robots-tag': NOINDEX_VALUE } };
     const body = head.method === 'HEAD' ? null : r.body;
     socket.cork();
     socket.write(serialise(r, head.close || closing), 'latin1');
@@ -329,6 +335,7 @@ export function startFastPath(deps: FastPathDeps): FastPathServer {
       bytesOut: body ? body.length : 0,
       ms: Math.round((performance.now() - t0) * 100) / 100,
       upstreamMs: undefined,
+      ua: typeof head.headers['user-agent'] === 'string' ? head.headers['user-agent'] : undefined,
     });
     return true;
   }

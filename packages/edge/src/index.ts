@@ -7,6 +7,7 @@ export * from './config-file.ts';
 export * from './control-link.ts';
 export * from './forwarding.ts';
 export * from './host.ts';
+export * from './logs-push.ts';
 export * from './metrics.ts';
 export * from './metrics-push.ts';
 export * from './purge.ts';

@@ -20,6 +20,7 @@ import { encodeForStore, prepareBody, prepareStream } from './compress.ts';
 import { assembleEsi, type EsiContext } from './esi.ts';
 import { stripUntrusted, trustedForwarding } from './forwarding.ts';
 import { normaliseHost, parseTarget } from './host.ts';
+import { isRobotsTxt, NOINDEX_VALUE, ROBOTS_BODY } from './noindex.ts';
 import { ForwardError, type Forwarded, forward, readBody } from './upstream/forward.ts';
 import { nextRequestId } from './waf-id.ts';
 import { WafExchange, type WafRuntime } from './waf-request.ts';
@@ -34,6 +35,8 @@ interface Ctx {
   upstream: string | undefined;
   attempts: number;
   upstreamMs: number | undefined;
+  /** Why no upstream answered (ForwardError kind), for the error log. */
+  upstreamError?: string;
   bytesOut: number;
   /** Over TLS (either protocol): scheme https for the cache key and X-Forwarded-Proto, HSTS on responses. */
   https: boolean;
@@ -100,6 +103,8 @@ export function createHandler(deps: ProxyDeps) {
         bytesOut: ctx.bytesOut,
         ms: Math.round((performance.now() - ctx.t0) * 100) / 100,
         upstreamMs: ctx.upstreamMs === undefined ? undefined : Math.round(ctx.upstreamMs * 100) / 100,
+        ua: req.headers['user-agent'],
+        upstreamError: ctx.upstreamError,
       };
       logAccess(deps.logger, entry);
       deps.onAccess?.(entry);
@@ -160,6 +165,20 @@ async function handle(deps: ProxyDeps, cfg: CompiledConfig, req: IncomingMessage
     // 308 keeps the method and body of a POST; 301 is what every client understands for GET/HEAD
     return redirect(res, ctx, method === 'GET' || method === 'HEAD' ? 301 : 308, `https://${authorityOut}${target.path}`);
   }
+  // Staging: the edge's own robots.txt, before auth and the cache (noindex.ts).
+  if (site.config.noindex && (method === 'GET' || method === 'HEAD') && isRobotsTxt(target.path)) {
+    return robots(res, ctx, method === 'HEAD');
+  }
+  // Basic auth before the cache and the WAF: an unauthenticated request reaches neither. PURGE/BAN
+  // (IP-allowed, from the app server) and ACME HTTP-01 challenges are exempt.
+  let authorized = false;
+  if (site.basicAuth && !purgeLike && !target.path.startsWith('/.well-known/acme-challenge/')) {
+    const raw = req.headers.authorization;
+    const verdict = await site.basicAuth.verify(typeof raw === 'string' ? raw : undefined);
+    if (verdict === 'busy') return plain(res, ctx, 503, 'Service Unavailable', hasBody(req), { 'retry-after': '1' });
+    if (verdict === 'denied') return unauthorized(res, ctx, site.basicAuth.challenge, hasBody(req));
+    authorized = true;
+  }
   // A stopped environment (no members) answers 503 — cached pages included (snapshot contract).
   if (site.pool.members.length === 0 && !purgeLike) return plain(res, ctx, 503, 'Service Unavailable', false);
   const declared = Number(req.headers['content-length'] ?? '0');
@@ -168,6 +187,9 @@ async function handle(deps: ProxyDeps, cfg: CompiledConfig, req: IncomingMessage
   const scheme = ctx.https ? 'https' : 'http';
   const headers = stripUntrusted(req.headers as HeaderMap);
   delete headers.host;
+  // The edge's credentials end here: WordPress would try them as an application password (and
+  // refuse REST calls), and the cache passes every request with Authorization (nothing cached).
+  if (authorized) delete headers.authorization;
   if (ctx.h2) for (const k of Object.keys(headers)) if (k.startsWith(':')) delete headers[k];
   const siteHost = host ?? site.config.hosts[0] ?? '';
   const creq: CacheRequest = {
@@ -283,6 +305,7 @@ async function pass(
   } catch (e) {
     const fe = e instanceof ForwardError ? e : new ForwardError('connect', undefined, e);
     ctx.upstream = fe.member?.url;
+    ctx.upstreamError = fe.kind;
     if (fe.kind === 'body-too-large') return plain(res, ctx, 413, 'Payload Too Large', true);
     return write(res, ctx, engine ? engine.errorResponse(fe.status) : synthPlain(fe.status));
   }
@@ -318,6 +341,7 @@ async function miss(
   } catch (e) {
     const fe = e instanceof ForwardError ? e : new ForwardError('connect', undefined, e);
     ctx.upstream = fe.member?.url;
+    ctx.upstreamError = fe.kind;
     // Varnish parity on the cached path (spec §1.12): unreachable origin → 503 "Backend fetch failed", Retry-After: 5.
     const r = engine.originError(fetch, fe.status === 502 ? 503 : fe.status);
     ctx.cache = r.cacheStatus;
@@ -553,17 +577,42 @@ function refuse(res: ServerResponse, ctx: Ctx, iv: Intervention, close: boolean)
 }
 
 /** A generic local answer; reveals nothing about other sites. */
-function plain(res: ServerResponse, ctx: Ctx, status: number, text: string, close: boolean): void {
+function plain(
+  res: ServerResponse,
+  ctx: Ctx,
+  status: number,
+  text: string,
+  close: boolean,
+  extra: Record<string, string> = {},
+): void {
   const body = Buffer.from(`${status} ${text}\n`);
   const headers: Record<string, string> = {
     'content-type': 'text/plain; charset=utf-8',
     'content-length': String(body.length),
     'cache-control': 'no-store',
+    ...extra,
   };
   if (close) headers.connection = 'close';
   ctx.bytesOut += body.length;
   head(res, ctx, status, headers);
   res.end(body);
+}
+
+/** Basic auth refused (basic-auth.ts): never cached; `close` when the request body was not read. */
+function unauthorized(res: ServerResponse, ctx: Ctx, challenge: string, close: boolean): void {
+  plain(res, ctx, 401, 'Unauthorized', close, { 'www-authenticate': challenge });
+}
+
+/** A staging site's robots.txt (noindex.ts): nothing may be crawled. */
+function robots(res: ServerResponse, ctx: Ctx, headOnly: boolean): void {
+  ctx.cache = 'SYNTH';
+  if (!headOnly) ctx.bytesOut += ROBOTS_BODY.length;
+  head(res, ctx, 200, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': String(ROBOTS_BODY.length),
+    'cache-control': 'no-cache',
+  });
+  res.end(headOnly ? undefined : ROBOTS_BODY);
 }
 
 function redirect(res: ServerResponse, ctx: Ctx, status: 301 | 308, location: string): void {
@@ -585,6 +634,8 @@ function head(res: ServerResponse, ctx: Ctx, status: number, headers: Record<str
   }
   const hsts = ctx.https ? ctx.site?.config.hsts : undefined;
   if (hsts) headers['strict-transport-security'] = hsts;
+  // staging: every response for the site's hosts, whatever its origin (noindex.ts)
+  if (ctx.site?.config.noindex) headers['x-robots-tag'] = NOINDEX_VALUE;
   headers['x-request-id'] = ctx.id;
   res.writeHead(status, headers);
 }

@@ -6,6 +6,7 @@ import { logAccess } from './access-log.ts';
 import { type CompiledConfig, compileConfig, startSites, stopSites } from './compile.ts';
 import { type EdgeConfig, loadConfig } from './config.ts';
 import { startFastPath } from './fastpath.ts';
+import { AccessLogRing } from './logs-push.ts';
 import { EdgeMetrics } from './metrics.ts';
 import { createHandler } from './proxy.ts';
 import { purgeSite } from './purge.ts';
@@ -27,6 +28,8 @@ export interface EdgeHandle {
   current(): CompiledConfig;
   readonly storage: MemoryStorage;
   readonly metrics: EdgeMetrics;
+  /** Access entries waiting to be shipped (`shipLogs`), drained by logs-push.ts. */
+  readonly logs: AccessLogRing | undefined;
   /** Where the Prometheus listener is bound, when `listen.metrics` is configured. */
   readonly metricsAddress: AddressInfo | undefined;
   /** Where the HTTPS listener (HTTP/2 + HTTP/1.1, SNI) is bound, when `listen.https` is configured. */
@@ -51,6 +54,9 @@ export interface StartEdgeOptions {
   onPurgeRequest?: (site: string, cmd: PurgeCommand) => void;
   /** Relevant WAF transactions (a rule logged or refused), e.g. to a `WafEventShipper` (waf-events.ts). */
   onWafEvent?: (e: WafEvent) => void;
+  /** Keep access entries in a ring for the log shipper (logs-push.ts); `onLogsReady`: a batch is waiting. */
+  shipLogs?: boolean;
+  onLogsReady?: () => void;
 }
 
 /**
@@ -65,6 +71,7 @@ export async function startEdge(opts: StartEdgeOptions): Promise<EdgeHandle> {
   const storage = new MemoryStorage({ maxBytes: config.cache.maxBytes, maxObjectBytes: config.cache.maxObjectBytes });
   let compiled = compileConfig(config, storage, clock, undefined, opts.onPurgeRequest);
   const metrics = new EdgeMetrics(storage);
+  const logs = opts.shipLogs ? new AccessLogRing({ onThreshold: opts.onLogsReady }) : undefined;
   startSites(compiled);
   let tls: EdgeTls | undefined;
   const wafLogs = new WafLogFiles(logger);
@@ -72,7 +79,10 @@ export async function startEdge(opts: StartEdgeOptions): Promise<EdgeHandle> {
     current: () => compiled,
     logger,
     clock,
-    onAccess: (e) => metrics.observe(e),
+    onAccess: (e) => {
+      metrics.observe(e);
+      logs?.append(e);
+    },
     httpsPort: () => tls?.address.port,
     waf: {
       logs: wafLogs,
@@ -140,6 +150,7 @@ export async function startEdge(opts: StartEdgeOptions): Promise<EdgeHandle> {
     onAccess: (e) => {
       logAccess(logger, e);
       metrics.observe(e);
+      logs?.append(e);
     },
     finalize: (site, creq, r) => {
       // plain-HTTP requests of a site that redirects to HTTPS take the slow path (it answers the redirect)
@@ -190,6 +201,7 @@ export async function startEdge(opts: StartEdgeOptions): Promise<EdgeHandle> {
     httpsAddress: tls?.address,
     fastPath: fast.stats,
     metrics,
+    logs,
     storage,
     current: () => compiled,
     purge: (siteName, commands) => purgeSite(compiled, siteName, commands),

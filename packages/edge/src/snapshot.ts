@@ -19,6 +19,7 @@ import { CRS_APP_EXCLUSIONS } from './waf-config.ts';
  * application exclusions among `exclusionProfiles`, others such as `magento` have no CRS 3.3
  * package and are skipped) and, when enabled, `maxRequestBodyBytes` → `maxBodyBytes`; `environmentId` labels WAF
  * events; WAF log files go to `base.wafLogDir/<site>.log` and `<site>.audit.json` when set.
+ * policies.noindex → `noindex`, policies.basicAuth → `basicAuth` (realm, user and the scrypt hash as given).
  * Not mapped yet: `ip-hash` (→ round-robin), `ignoreQueryParams`, `honorOriginCacheControl`,
  * rate policies.
  * Certificates: a site gets the snapshot certificate that covers its first host (exact or `*.` wildcard)
@@ -57,6 +58,7 @@ export function configFromSnapshot(snap: EdgeSnapshot, base: SnapshotListen): Ed
     if (hosts.length === 0) continue;
     const cache = policies.get(up.environmentId)?.cache;
     const waf = policies.get(up.environmentId)?.waf;
+    const policy = policies.get(up.environmentId);
     const name = siteNameFor(up.environmentId);
     const profile = !cache?.enabled ? 'off' : cache.profile;
     const members = up.state === 'running' ? up.members : [];
@@ -92,6 +94,8 @@ export function configFromSnapshot(snap: EdgeSnapshot, base: SnapshotListen): Ed
       ...(cache ? { static: { maxAgeS: cache.staticTtlS } } : {}),
       ...(waf ? { waf: wafSite(waf, name, base) } : {}),
       ...(waf?.enabled ? { maxBodyBytes: waf.maxRequestBodyBytes } : {}),
+      ...(policy?.noindex ? { noindex: true } : {}),
+      ...(policy?.basicAuth ? { basicAuth: { ...policy.basicAuth } } : {}),
     });
   }
   const redirects = snap.routes

@@ -5,6 +5,7 @@
 import { createLogger } from '@triplane/kernel';
 import { AggregatorRegistry } from 'prom-client';
 import type { FromWorker, ToWorker } from './cluster.ts';
+import { drainLogLines } from './logs-push.ts';
 import { drainEnvironmentDeltas } from './metrics-push.ts';
 import { type EdgeHandle, startEdge } from './server.ts';
 import type { SqliteCollectionStore } from './waf-collections.ts';
@@ -35,6 +36,8 @@ process.on('message', async (m: ToWorker) => {
           reusePort: true,
           onPurgeRequest: (site, cmd) => send({ t: 'purged', site, commands: [cmd] }),
           onWafEvent: (event) => send({ t: 'waf-event', event }),
+          shipLogs: m.shipLogs === true,
+          onLogsReady: () => send({ t: 'logs-ready' }),
         });
         // constructing one installs prom-client's worker-side listener for the primary's metric requests
         new AggregatorRegistry();
@@ -56,6 +59,9 @@ process.on('message', async (m: ToWorker) => {
         return;
       case 'metrics-drain':
         send({ t: 'metrics', id: m.id, deltas: edge ? drainEnvironmentDeltas(edge) : [] });
+        return;
+      case 'logs-drain':
+        send({ t: 'logs', id: m.id, logs: edge ? drainLogLines(edge) : { lines: [], dropped: 0 } });
         return;
     }
   } catch (e) {

@@ -22,7 +22,8 @@ import { Hostname, Plan, SiteKind } from './primitives.ts';
  *                     "healthCheck": { "path": "/", "host": "shop.example.com", "intervalMs": 5000, … },
  *                     "connectTimeoutMs": 5000, "readTimeoutMs": 60000 }],
  *     "certificates": [],                 // filled by the certificates issue
- *     "policies":  [{ "environmentId": "env_…", "cache": {…}, "waf": {…}, "rate": {…} }],
+ *     "policies":  [{ "environmentId": "env_…", "cache": {…}, "waf": {…}, "rate": {…},
+ *                     "noindex": false, "basicAuth": null }],     // see EnvironmentPolicies
  *     "purges":    [{ "seq": 7, "environmentId": "env_…", "kind": "url", "values": ["/p?x=1"],
  *                     "createdAt": "2025-…Z" }],          // ascending seq; see SnapshotPurge
  *     "purgeSeq":  7                      // newest purge's seq, 0 when none
@@ -185,8 +186,45 @@ export const RatePolicy = Type.Object(
 );
 export type RatePolicy = Static<typeof RatePolicy>;
 
+/**
+ * The format of a Basic auth password hash: `scrypt:<N>:<r>:<p>:<salt, base64>:<key, base64>`
+ * (scrypt of the NFKC-normalised password; the key length is the decoded key's). Bounds keep one
+ * verification at the edge affordable: N a power of two from 2^10 to 2^17, r 1-16, p 1-4.
+ * Example: `scrypt:32768:8:1:3q2+7w==…:mK2k…=`.
+ */
+export const BASIC_AUTH_HASH_PATTERN =
+  '^scrypt:(1024|2048|4096|8192|16384|32768|65536|131072):([1-9]|1[0-6]):[1-4]:[A-Za-z0-9+/]{16,88}={0,2}:[A-Za-z0-9+/]{22,88}={0,2}$';
+
+/**
+ * HTTP Basic auth in front of an environment (PUT /environments/{id}/protection): the edge answers
+ * 401 with `WWW-Authenticate: Basic realm="<realm>"` unless the request carries `user` and a password
+ * whose scrypt hash is `hash`. The snapshot carries only the hash, never the password.
+ */
+export const BasicAuthPolicy = Type.Object(
+  {
+    realm: Type.String({ minLength: 1, maxLength: 128, pattern: '^[ !#-\\[\\]-~]+$' }),
+    user: Type.String({ minLength: 1, maxLength: 64, pattern: '^[!-9;-~]+$' }),
+    hash: Type.String({ pattern: BASIC_AUTH_HASH_PATTERN }),
+  },
+  { additionalProperties: false },
+);
+export type BasicAuthPolicy = Static<typeof BasicAuthPolicy>;
+
 export const EnvironmentPolicies = Type.Object(
-  { environmentId: Type.String(), cache: CachePolicy, waf: WafPolicy, rate: RatePolicy },
+  {
+    environmentId: Type.String(),
+    cache: CachePolicy,
+    waf: WafPolicy,
+    rate: RatePolicy,
+    /**
+     * A staging environment (not production): every response for its hosts carries
+     * `X-Robots-Tag: noindex, nofollow` and the edge answers `/robots.txt` with `Disallow: /`.
+     * Optional on the wire (older control planes omit it = false).
+     */
+    noindex: Type.Optional(Type.Boolean()),
+    /** Password protection; null or absent = none. */
+    basicAuth: Type.Optional(Nullable(BasicAuthPolicy)),
+  },
   { additionalProperties: false },
 );
 export type EnvironmentPolicies = Static<typeof EnvironmentPolicies>;

@@ -2,8 +2,9 @@ import type { Domain, Environment, Job, PurgeRequest, Role, SiteDetail } from '@
 import type { WafEventList } from '@triplane/spec';
 import { useEffect, useState } from 'react';
 import { BackupsPanel, ClonePanel, StagingPanel } from '../components/data-panels.tsx';
+import { DbBrowser } from '../components/db-browser.tsx';
 import { FeatureSlot } from '../components/feature-slot.tsx';
-import { GenericList } from '../components/generic-list.tsx';
+import { FileManager } from '../components/file-manager.tsx';
 import { JobSummary, LiveJob } from '../components/job-watch.tsx';
 import { MetricsPanel } from '../components/metrics-panel.tsx';
 import { useAction, useApi } from '../hooks.ts';
@@ -558,14 +559,14 @@ export function SitePage({ id }: { id: string }) {
         </div>
         <div className="col">
           {env && (
-            <FeatureSlot
-              title="File manager"
-              purpose="Browse, view, upload, download and edit the site's files."
-              probe={{ get: `/environments/${env.id}/files` }}
-              probeKey={env.id}
-            >
-              {(d) => <GenericList data={d} label="Files" />}
-            </FeatureSlot>
+            <Section title="File manager">
+              <FileManager key={env.id} env={env} role={role} />
+            </Section>
+          )}
+          {env && (
+            <Section title="Database">
+              <DbBrowser key={env.id} env={env} />
+            </Section>
           )}
           {env && env.name !== 'production' && <DeleteEnvironment env={env} role={role} onDeleted={site.reload} />}
           <Section title="Delete this site">

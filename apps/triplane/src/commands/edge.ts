@@ -65,6 +65,8 @@ export function registerEdge(program: Command): void {
           readEdgeCredential,
           EdgeMetricsPusher,
           drainEnvironmentDeltas,
+          EdgeLogShipper,
+          drainLogLines,
         },
         YAML,
         { createLogger },
@@ -76,7 +78,23 @@ export function registerEdge(program: Command): void {
       const shipper = o.api
         ? new WafEventShipper({ apiUrl: o.api, credential: () => readEdgeCredential(o.stateDir), logger })
         : undefined;
-      const onWafEvent = shipper ? (e: Parameters<typeof shipper.push>[0]) => shipper.push(e) : undefined;
+      // access and error lines per environment (--api mode): the request path only appends to a ring (docs/logs.md)
+      let collectLogs: () => Promise<import('@triplane/edge').DrainedLogs> = async () => ({ lines: [], dropped: 0 });
+      const logShipper = o.api
+        ? new EdgeLogShipper({
+            apiUrl: o.api,
+            credential: () => readEdgeCredential(o.stateDir),
+            collect: () => collectLogs(),
+            logger,
+          })
+        : undefined;
+      const logOptions = logShipper ? { shipLogs: true, onLogsReady: () => logShipper.ready() } : {};
+      const onWafEvent = shipper
+        ? (e: Parameters<typeof shipper.push>[0]) => {
+            shipper.push(e);
+            logShipper?.wafEvent(e);
+          }
+        : undefined;
       // per-environment traffic since the last report, for the metrics pusher (--api mode)
       let collectMetrics: () => Promise<import('@triplane/spec').EdgeEnvironmentDelta[]> = async () => [];
       const start = async (config: unknown): Promise<RunningEdge> => {
@@ -88,12 +106,15 @@ export function registerEdge(program: Command): void {
             logger,
             stateDir: o.stateDir,
             ...(onWafEvent ? { onWafEvent } : {}),
+            ...logOptions,
           });
           collectMetrics = () => c.drainMetrics();
+          collectLogs = () => c.drainLogs();
           return c;
         }
-        const e = await startEdge({ config, logger, ...(onWafEvent ? { onWafEvent } : {}) });
+        const e = await startEdge({ config, logger, ...(onWafEvent ? { onWafEvent } : {}), ...logOptions });
         collectMetrics = async () => drainEnvironmentDeltas(e);
+        collectLogs = async () => drainLogLines(e);
         return e;
       };
       if (o.config) {
@@ -144,9 +165,11 @@ export function registerEdge(program: Command): void {
           ...(metricsIntervalMs >= 100 ? { intervalMs: metricsIntervalMs } : {}),
         });
         pusher.start();
+        logShipper?.start();
         stopLink = async () => {
           await link.stop();
           await pusher.stop();
+          await logShipper?.stop();
         };
       }
       process.stdout.write(`edge: listening on http://${edge.address.address}:${edge.address.port}\n`);

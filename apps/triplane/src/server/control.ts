@@ -50,7 +50,10 @@ export async function runControl(f: ControlFlags): Promise<void> {
       { dir: DASHBOARD_DIST },
       'no dashboard build: serving the API only (build it: npm run build -w @triplane/dashboard)',
     );
-  const app = await buildApp({ store, logger, dashboardDir });
+  // Backup downloads wait here for 24 h: beside the SQLite store, or where TRIPLANE_ARTIFACTS_DIR
+  // says (PostgreSQL without --data-dir: the OS temp dir; several replicas need a shared dir).
+  const artifactsDir = process.env.TRIPLANE_ARTIFACTS_DIR || (f.dataDir ? `${f.dataDir}/artifacts` : undefined);
+  const app = await buildApp({ store, logger, dashboardDir, ...(artifactsDir ? { artifactsDir } : {}) });
 
   let stopping: Promise<void> | undefined;
   let jobs: JobSupervisor | undefined;

@@ -287,7 +287,9 @@ export class AgentJobRunner {
                 message: `the executor exited with code ${code}: ${stderrTail.join('').trim().slice(-1500) || 'no output'}`,
                 retryable: true,
               });
-        await send('/fail', { error: { code: e.code, message: e.message }, retryable: e.retryable });
+        // details (e.g. the file manager's {path, reason}) reach the API caller with the code
+        const details = 'details' in e && e.details !== undefined ? { details: e.details } : {};
+        await send('/fail', { error: { code: e.code, message: e.message, ...details }, retryable: e.retryable });
         this.stats.failed++;
       }
       log.info({ outcome: stopReason ?? (error ? 'failed' : 'done') }, 'agent job finished');

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fastifyCookie from '@fastify/cookie';
 import fastifySwagger from '@fastify/swagger';
 import { silentLogger, systemClock, TriplaneError } from '@triplane/kernel';
@@ -30,6 +32,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       secureCookies: opts.secureCookies ?? false,
       maxWatchMs: opts.maxWatchMs ?? 30_000,
       loginRateLimit: opts.loginRateLimit ?? { perKey: 5, perIp: 30, windowMs: 60_000 },
+    },
+    artifacts: {
+      dir: opts.artifactsDir ?? join(tmpdir(), 'triplane-artifacts'),
+      maxBytes: opts.artifactMaxBytes ?? 50 * 1024 ** 3,
     },
   };
 

@@ -17,6 +17,13 @@ export interface AppOptions {
   loginRateLimit?: { perKey: number; perIp: number; windowMs: number };
   /** Serve the dashboard's production build (apps/dashboard/dist) from this directory at `/`. */
   dashboardDir?: string;
+  /**
+   * Where job artifacts (backup downloads) are kept for 24 h (default `<os tmpdir>/triplane-artifacts`;
+   * `triplane control` uses `<data dir>/artifacts`). Replicas of the API must share it.
+   */
+  artifactsDir?: string;
+  /** Largest artifact an agent may upload, bytes (default 50 GiB). */
+  artifactMaxBytes?: number;
 }
 
 export interface AppContext {
@@ -24,6 +31,7 @@ export interface AppContext {
   clock: Clock;
   metrics: Registry;
   options: Required<Pick<AppOptions, 'bodyLimit' | 'secureCookies' | 'maxWatchMs' | 'loginRateLimit'>>;
+  artifacts: { dir: string; maxBytes: number };
 }
 
 declare module 'fastify' {

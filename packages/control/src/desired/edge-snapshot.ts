@@ -1,4 +1,5 @@
 import {
+  type BasicAuthPolicy,
   EDGE_SNAPSHOT_API_VERSION,
   type EdgeSnapshot,
   type EnvironmentPolicies,
@@ -26,6 +27,30 @@ export interface ServerAddressRow {
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
+/** An environment's staging mark and protection (migration 007 columns). */
+export interface EnvironmentAccessRow {
+  id: string;
+  staging: number;
+  /** JSON { user, hash } | null */
+  protection: string | null;
+}
+
+/**
+ * noindex for staging environments (never production); Basic auth from the stored hash (the
+ * password itself is never stored). The realm names the site and environment, e.g. `shop staging`,
+ * with anything a quoted-string can't carry replaced.
+ */
+function accessPolicies(
+  e: EnvironmentWithSite,
+  row: EnvironmentAccessRow | undefined,
+): { noindex: boolean; basicAuth: BasicAuthPolicy | null } {
+  const noindex = row !== undefined && Number(row.staging) === 1 && e.name !== 'production';
+  if (!row?.protection) return { noindex, basicAuth: null };
+  const p = JSON.parse(row.protection) as { user: string; hash: string };
+  const realm = `${e.site_name} ${e.name}`.replace(/[^ !#-[\]-~]/g, '_').slice(0, 128);
+  return { noindex, basicAuth: { realm, user: p.user, hash: p.hash } };
+}
+
 /**
  * Build the EdgeSnapshot from store rows (pure; lists sorted so equal input gives equal bytes).
  * Environments and sites being deleted are left out, so their hostnames stop routing at once.
@@ -40,11 +65,14 @@ export function buildEdgeSnapshot(input: {
   servers: readonly ServerAddressRow[];
   /** The purge window (./purges.ts loadPurges), ascending seq. */
   purges?: readonly SnapshotPurge[];
+  /** Staging marks and protection by environment id; absent = none. */
+  access?: readonly EnvironmentAccessRow[];
 }): EdgeSnapshot {
   const envs = input.environments.filter((e) => e.status !== 'deleting' && e.site_status !== 'deleting');
   envs.sort((a, b) => cmp(a.id, b.id));
   const envById = new Map(envs.map((e) => [e.id, e]));
   const address = new Map(input.servers.map((s) => [s.id, s.address]));
+  const access = new Map((input.access ?? []).map((a) => [a.id, a]));
 
   const sitesById = new Map<string, SnapshotSite>();
   for (const e of envs) {
@@ -102,7 +130,10 @@ export function buildEdgeSnapshot(input: {
       connectTimeoutMs: 5000,
       readTimeoutMs: Math.max(60, parsePhp(e.php)?.maxExecutionTimeS ?? 60) * 1000 + 5000,
     });
-    policies.push(defaultPolicies(e.id, e.site_kind, parsePhp(e.php)?.uploadMaxMb ?? 64));
+    policies.push({
+      ...defaultPolicies(e.id, e.site_kind, parsePhp(e.php)?.uploadMaxMb ?? 64),
+      ...accessPolicies(e, access.get(e.id)),
+    });
   }
 
   return {
@@ -123,11 +154,12 @@ export function buildEdgeSnapshot(input: {
 
 export async function loadEdgeSnapshot(db: Kysely<DB>, generatedAt: string): Promise<EdgeSnapshot> {
   const revision = await currentRevision(db);
-  const [environments, domains, servers, { purges }] = await Promise.all([
+  const [environments, domains, servers, { purges }, access] = await Promise.all([
     selectEnvironmentsWithSite(db).where('environments.status', '!=', 'deleting').execute(),
     db.selectFrom('domains').select(['environment_id', 'hostname', 'is_primary', 'redirect_to_primary']).execute(),
     db.selectFrom('servers').select(['id', 'address']).where('role', '=', 'app').execute(),
     loadPurges(db),
+    db.selectFrom('environments').select(['id', 'staging', 'protection']).execute(),
   ]);
-  return buildEdgeSnapshot({ revision, generatedAt, environments, domains, servers, purges });
+  return buildEdgeSnapshot({ revision, generatedAt, environments, domains, servers, purges, access });
 }

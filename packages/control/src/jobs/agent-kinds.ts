@@ -94,6 +94,16 @@ export const AGENT_JOB_KINDS: Record<string, AgentJobKind> = {
   // claimed (a retry with backoff waits for it), hence more attempts.
   'env.sync': { kind: 'env.sync', lane: 'low', maxAttempts: 10, leaseMs: 90_000 },
   'backup.check': { kind: 'backup.check', lane: 'low', maxAttempts: 2, leaseMs: 90_000 },
+  // a backup as a .tar.gz streamed to the control plane for download (routes/backups/download.ts)
+  'backup.export': { kind: 'backup.export', lane: 'low', maxAttempts: 3, leaseMs: 90_000 },
+  // File manager and database browser (routes/files): a person waits for the answer, so the
+  // interactive lane, claimed by the agent's second runner; never retried (the API answered).
+  ...Object.fromEntries(
+    ['files.list', 'files.read', 'files.write', 'files.delete', 'files.mkdir', 'db.tables', 'db.rows'].map((k) => [
+      k,
+      { kind: k, lane: 'interactive' as const, maxAttempts: 1, leaseMs: 60_000 },
+    ]),
+  ),
 };
 
 export function agentJobKind(kind: string): AgentJobKind | undefined {

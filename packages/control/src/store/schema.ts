@@ -114,6 +114,10 @@ export interface EnvironmentsTable {
   observed: string | null;
   /** JSON InstallIntent (one-time WordPress install, holds the admin password); NULL once installed */
   install_intent?: string | null;
+  /** 1: created as a staging copy (noindex at the edge); migration 007 */
+  staging: Generated<number>;
+  /** JSON { user, hash } (scrypt, never the password) | null: Basic auth at the edge; migration 007 */
+  protection: Generated<string | null>;
   created_at: string;
   updated_at: string;
 }

@@ -15,6 +15,8 @@ import { Id } from '../primitives.ts';
  *   POST /agents/{id}/jobs/{jobId}/fail         {owner, error, retryable} → {ok, outcome}
  *   POST /agents/{id}/jobs/{jobId}/cancelled    {owner}                 → {ok}
  *   POST /agents/{id}/jobs/{jobId}/release      {owner}                 → {ok}
+ *   PUT  /agents/{id}/jobs/{jobId}/artifact?owner=…  body: the job's archive (application/gzip,
+ *        streamed) → {ok, bytes, sha256}; kept by the control plane for download (backup.export)
  * `ok: false` = this agent run does not hold the job any more: stop working on it.
  */
 export const AgentJobOwner = Type.String({
@@ -99,6 +101,15 @@ export const AgentJobFailRequest = Type.Object(
 export type AgentJobFailRequest = Static<typeof AgentJobFailRequest>;
 
 export const AgentJobOwnerRequest = Type.Object({ owner: AgentJobOwner }, { additionalProperties: false });
+
+export const AgentJobArtifactQuery = Type.Object({ owner: AgentJobOwner }, { additionalProperties: false });
+
+/** What the control plane stored: the agent compares it with what it sent. */
+export const AgentJobArtifactResponse = Type.Object(
+  { ok: Type.Boolean(), bytes: Type.Integer({ minimum: 0 }), sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }) },
+  { additionalProperties: false },
+);
+export type AgentJobArtifactResponse = Static<typeof AgentJobArtifactResponse>;
 
 export const AgentJobOkResponse = Type.Object(
   { ok: Type.Boolean(), outcome: Type.Optional(Type.String()) },

@@ -8,6 +8,10 @@ import { Hostname, Id, Slug, Timestamp } from '../primitives.ts';
  *   GET  /environments/{id}/backups          → {items}             newest first, confirmed by restic only
  *   GET  /backups/{id}                       → Backup
  *   POST /backups/{id}/restore               {scope, environmentId?} → 202 {job}
+ *   POST /backups/{id}/download              {} → 202 {job}        a `backup.export` job: the agent streams
+ *        the backup as a .tar.gz (db.sql, wp-content/…, environment.json) to the control plane;
+ *        its result is {artifact: BackupArtifact}
+ *   GET  /jobs/{jobId}/artifact              → application/gzip   the archive, for 24 h after the job
  *
  * A backup is two restic snapshots tagged `backup=<id>`, `site=<id>`, `env=<id>`, `kind=<kind>`:
  * `db.sql` (mariadb-dump --single-transaction, streamed into restic) and the files (the
@@ -64,6 +68,16 @@ export const RestoreRequest = Type.Object(
 export type RestoreRequest = Static<typeof RestoreRequest>;
 
 export const BackupIdParams = Type.Object({ backupId: Id }, { additionalProperties: false });
+
+/** `result.artifact` of a finished `backup.export` job. */
+export const BackupArtifact = Type.Object(
+  {
+    bytes: Type.Integer({ minimum: 0 }),
+    sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+  },
+  { additionalProperties: false },
+);
+export type BackupArtifact = Static<typeof BackupArtifact>;
 
 /** `POST /agents/{id}/jobs/{jobId}/backups`: a backup the job made, confirmed by restic. */
 export const BackupRecordRequest = Type.Object(

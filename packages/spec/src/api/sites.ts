@@ -2,6 +2,7 @@ import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { DesiredState, EnvironmentStatus, ExternalDatabase, PhpSettings, ResourceLimits } from '../environment.ts';
 import { Hostname, Id, Plan, SiteKind, Slug, Timestamp } from '../primitives.ts';
 import { Job } from './jobs.ts';
+import { EnvironmentProtection } from './protection.ts';
 
 /**
  * Wire shapes (DTOs) of sites, their environments and domains.
@@ -99,6 +100,8 @@ export const Environment = Type.Object(
     externalDatabase: Nullable(ExternalDatabase),
     runtime: RuntimeAllocation,
     observed: Type.Array(ObservedReport, { description: "agents' latest reports, one per server" }),
+    staging: Type.Boolean({ description: 'created by POST /sites/{id}/staging: the edge answers noindex for its hosts' }),
+    protection: Nullable(EnvironmentProtection),
     createdAt: Timestamp,
     updatedAt: Timestamp,
   },

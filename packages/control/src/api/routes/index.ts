@@ -7,7 +7,9 @@ import backups from './backups/index.ts';
 import domains from './domains/index.ts';
 import edge from './edge/index.ts';
 import environments from './environments/index.ts';
+import files from './files/index.ts';
 import jobs from './jobs/index.ts';
+import logs from './logs/index.ts';
 import members from './members/index.ts';
 import metrics from './metrics/index.ts';
 import orgs from './orgs/index.ts';
@@ -30,6 +32,7 @@ export default async function v1Routes(app: FastifyInstance): Promise<void> {
     backups,
     sites,
     environments,
+    files,
     domains,
     edge,
     audit,
@@ -38,4 +41,5 @@ export default async function v1Routes(app: FastifyInstance): Promise<void> {
     await app.register(plugin);
   }
   await app.register(metrics);
+  await app.register(logs);
 }

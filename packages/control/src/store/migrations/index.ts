@@ -5,6 +5,8 @@ import * as m003 from './003-edge-purges.ts';
 import * as m004 from './004-waf-events.ts';
 import * as m005 from './005-backups.ts';
 import * as m006 from './006-metrics.ts';
+import * as m007 from './007-environment-access.ts';
+import * as m008 from './008-environment-logs.ts';
 
 /**
  * Versioned migrations, in order. Add a new file `NNN-name.ts` and list it here;
@@ -17,6 +19,8 @@ export const MIGRATIONS: Record<string, Migration> = {
   '004-waf-events': m004,
   '005-backups': m005,
   '006-metrics': m006,
+  '007-environment-access': m007,
+  '008-environment-logs': m008,
 };
 
 export const migrationProvider: MigrationProvider = {

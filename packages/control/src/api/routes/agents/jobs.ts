@@ -132,6 +132,8 @@ export default async function agentJobsRoutes(base: FastifyInstance): Promise<vo
   app.post(
     '/agents/:serverId/jobs/:jobId/complete',
     {
+      // a file-manager read returns up to 5 MiB as base64 (routes/files)
+      bodyLimit: 8 * 1024 * 1024,
       schema: {
         tags: TAGS,
         summary: 'Finish a claimed job with its result',

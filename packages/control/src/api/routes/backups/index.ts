@@ -11,6 +11,7 @@ import { enqueueJob } from '../../../jobs/enqueue.ts';
 import { requireSiteRole, requireUser } from '../../auth/authorize.ts';
 import { errorResponses } from '../../errors.ts';
 import { requireEnvironmentRole } from '../sites/access.ts';
+import downloadRoutes from './download.ts';
 import { registerSyncRoutes } from './sync.ts';
 
 const TAGS = ['backups'];
@@ -25,6 +26,7 @@ export default async function backupsRoutes(base: FastifyInstance): Promise<void
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
   const { store, clock } = app.ctx;
   await registerSyncRoutes(base);
+  await base.register(downloadRoutes); // own context: its streaming body parser stays there
 
   app.post(
     '/environments/:id/backups',

@@ -308,7 +308,11 @@ export async function registerSyncRoutes(base: FastifyInstance): Promise<void> {
           externalDatabase: null,
           now,
         });
-        await trx.insertInto('environments').values(env).execute();
+        // staging = 1: the edge answers noindex for its hosts (migration 007)
+        await trx
+          .insertInto('environments')
+          .values({ ...env, staging: 1 })
+          .execute();
         const domains = hostnames.map((hostname, i) => ({
           id: newId('dom'),
           environment_id: env.id,

@@ -30,6 +30,7 @@ import { requireSiteRole, requireUser } from '../../auth/authorize.ts';
 import { errorResponses } from '../../errors.ts';
 import { environmentsOfSite, requireConfirm, requireEnvironmentRole } from '../sites/access.ts';
 import { toEnvironment } from '../sites/dto.ts';
+import { registerProtectionRoutes } from './protection.ts';
 import { registerPurgeRoute } from './purge.ts';
 import { checkPlan, checkServerIds, mergePhp, mergeResources, newEnvironmentRow, resolveReplicas } from './rules.ts';
 import { registerWafEventsRoute } from './waf-events.ts';
@@ -60,6 +61,7 @@ export default async function environmentsRoutes(base: FastifyInstance): Promise
   const { store } = app.ctx;
   registerPurgeRoute(base);
   registerWafEventsRoute(base);
+  registerProtectionRoutes(base);
 
   app.get(
     '/sites/:siteId/environments',

@@ -142,6 +142,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         'progress',
         'result',
         'runAt',
+        'serverId',
         'siteId',
         'startedAt',
         'state',

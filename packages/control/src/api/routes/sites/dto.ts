@@ -52,6 +52,9 @@ export function toEnvironment(r: Selectable<EnvironmentsTable>): Environment {
     externalDatabase: parseExternalDatabase(r.external_database),
     runtime: parseRuntime(r.runtime),
     observed,
+    staging: Number(r.staging) === 1,
+    // the user only: the hash stays in the store and the edge snapshot
+    protection: r.protection ? { user: (JSON.parse(r.protection) as { user: string }).user } : null,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
