@@ -108,9 +108,11 @@ if (pg) env.TRIPLANE_TEST_PG_URL = pg.url;
 else console.warn('! PostgreSQL is not installed: Postgres store tests will fail (run scripts/install-system-deps.sh)');
 
 const concurrency = process.env.TRIPLANE_TEST_CONCURRENCY ?? '3';
+// --test-timeout is a hang detector, not a speed limit: test files that drive Podman wait for one
+// shared lock (runtime/integration/one-at-a-time.ts), up to the length of the longest of them.
 const child = spawn(
   process.execPath,
-  ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', '--test-timeout=300000', ...files],
+  ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', '--test-timeout=1200000', ...files],
   { stdio: 'inherit', env },
 );
 const stopAll = () => pg?.stop();

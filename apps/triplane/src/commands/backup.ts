@@ -53,7 +53,11 @@ export function registerBackup(program: Command): void {
     const { site, env } = await resolveEnvironment(s.client, siteRef, envRef, flags.org as string | undefined);
     const { job } = await s.client.backups.create(env.id);
     const { job: final, waited } = await maybeWait(s, job, `backup of ${site.name}/${env.name}`, flags);
-    if (s.json) return printJson(final);
+    if (s.json) {
+      printJson(final);
+      if (waited) assertSucceeded(final); // exit 6 for a failed job, --json or not
+      return;
+    }
     if (!waited) return line(`backup queued: job ${job.id}`);
     assertSucceeded(final);
     const id = (final.params as { backupId?: string }).backupId;
@@ -127,7 +131,11 @@ export function registerBackup(program: Command): void {
     }
     const { job } = await s.client.backups.restore(id, { scope });
     const { job: final, waited } = await maybeWait(s, job, `restore of ${b.siteName}/${b.environmentName}`, flags);
-    if (s.json) return printJson(final);
+    if (s.json) {
+      printJson(final);
+      if (waited) assertSucceeded(final); // exit 6 for a failed job, --json or not
+      return;
+    }
     if (!waited) return line(`restore queued: job ${job.id}`);
     assertSucceeded(final);
     const safety = (final.result as { safetyBackupId?: string } | null)?.safetyBackupId;
@@ -211,7 +219,11 @@ export function registerSync(program: Command): void {
       ...(flags.fromBackup ? { fromBackupId: flags.fromBackup as string } : {}),
     });
     const { job: final, waited } = await maybeWait(s, r.syncJob, `clone of ${site.name} into ${r.site.name}`, flags);
-    if (s.json) return printJson({ ...r, syncJob: final });
+    if (s.json) {
+      printJson({ ...r, syncJob: final });
+      if (waited) assertSucceeded(final);
+      return;
+    }
     if (!waited) return line(`site ${r.site.name} created; copying its data: job ${r.syncJob.id}`);
     assertSucceeded(final);
     line(`site ${r.site.name} is a copy of ${site.name}${r.domains[0] ? ` at https://${r.domains[0].hostname}/` : ''}`);
@@ -233,7 +245,11 @@ export function registerSync(program: Command): void {
     const { site } = await resolveEnvironment(s.client, siteRef, 'production', flags.org as string | undefined);
     const r = await s.client.backups.createStaging(site.id, { name: flags.name as string, domains: flags.domain as string[] });
     const { job: final, waited } = await maybeWait(s, r.syncJob, `staging of ${site.name}`, flags);
-    if (s.json) return printJson({ ...r, syncJob: final });
+    if (s.json) {
+      printJson({ ...r, syncJob: final });
+      if (waited) assertSucceeded(final);
+      return;
+    }
     if (!waited) return line(`environment ${r.environment.name} created; copying production: job ${r.syncJob.id}`);
     assertSucceeded(final);
     line(`${site.name}/${r.environment.name} is a copy of production`);
@@ -267,7 +283,11 @@ export function registerSync(program: Command): void {
       const r = direction === 'push' ? await s.client.backups.push(e.id, body) : await s.client.backups.pull(e.id, body);
       const label = `${direction} ${site.name}/${e.name} ${direction === 'push' ? '→' : '←'} ${(flags[other] as string | undefined) ?? 'production'}`;
       const { job: final, waited } = await maybeWait(s, r.job, label, flags);
-      if (s.json) return printJson(final);
+      if (s.json) {
+        printJson(final);
+        if (waited) assertSucceeded(final); // exit 6 for a failed job, --json or not
+        return;
+      }
       if (!waited) return line(`${direction} queued: job ${r.job.id}`);
       assertSucceeded(final);
       line(`${label}: done (database ${String((final.params as { database?: string }).database)})`);

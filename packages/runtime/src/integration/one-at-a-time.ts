@@ -14,9 +14,13 @@ export const PODMAN_TEST_LOCK = join(tmpdir(), 'triplane-podman-tests.lock');
  * released before the file's own cleanup has finished.
  */
 export function podmanTestsOneAtATime(): void {
-  before(async () => {
-    const t0 = Date.now();
-    await acquireLock(PODMAN_TEST_LOCK, { waitMs: 30 * 60_000, what: 'another test file that drives Podman' });
-    process.stderr.write(`# podman test lock acquired after ${((Date.now() - t0) / 1000).toFixed(1)} s (pid ${process.pid})\n`);
-  });
+  // Waiting for the lock is not this file's run time: the hook may wait as long as the lock does.
+  before(
+    async () => {
+      const t0 = Date.now();
+      await acquireLock(PODMAN_TEST_LOCK, { waitMs: 30 * 60_000, what: 'another test file that drives Podman' });
+      process.stderr.write(`# podman test lock acquired after ${((Date.now() - t0) / 1000).toFixed(1)} s (pid ${process.pid})\n`);
+    },
+    { timeout: 31 * 60_000 },
+  );
 }

@@ -88,7 +88,12 @@ export default async function filesRoutes(base: FastifyInstance, opts: FilesRout
         summary: `A file's bytes (application/octet-stream, up to ${FILE_MAX_BYTES} bytes; larger: 413)`,
         params: EnvParams,
         querystring: FileContentQuery,
-        response: errorResponses(400, 401, 403, 404, 409, 413, 422, 503, 504),
+        produces: ['application/octet-stream'],
+        // (a Buffer is sent as is: Fastify never runs the serializer on one)
+        response: {
+          200: { description: "the file's bytes", type: 'string' },
+          ...errorResponses(400, 401, 403, 404, 409, 413, 422, 503, 504),
+        },
       },
     },
     async (req, reply) => {
