@@ -423,7 +423,7 @@ async function nodeLabel(pid: number): Promise<string> {
     const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
     const i = argv.findIndex((a, k) => k > 0 && /(\.[cm]?[jt]s|\/bin\/triplane)$/.test(a));
     const script = i > 0 ? (argv[i] ?? '').split('/').pop() : undefined;
-    l = script === 'triplane' ? `triplane ${argv[i + 1] ?? ''}` : `node ${script ?? '?'}`;
+    l = script === 'triplane' ? `triplane ${argv[i + 1] ?? ''}` : `node ${script ?? argv.slice(1, 3).join(' ').slice(0, 40)}`;
     if (pid === process.pid) l = 'node (this bench)';
     labels.set(pid, l);
   }
@@ -441,7 +441,8 @@ async function processTicks(): Promise<Map<number, { comm: string; nice: number;
     const f = s.slice(close + 2).split(' ');
     const pid = Number(e);
     let comm = s.slice(s.indexOf('(') + 1, close);
-    if (comm === 'MainThread' || comm === 'node') comm = await nodeLabel(pid);
+    if (labels.has(pid) || comm === 'MainThread' || comm === 'node') comm = await nodeLabel(pid);
+    else if (comm.startsWith('kworker/')) comm = 'kworker (kernel)';
     m.set(pid, { comm, nice: Number(f[16] ?? 0), ticks: Number(f[11] ?? 0) + Number(f[12] ?? 0) });
     // wrk has exited by the second sample: its CPU is in the bench's reaped-children time.
     if (pid === process.pid)
@@ -485,6 +486,7 @@ class Sampler {
     const containers: Record<string, number> = {};
     for (const c of this.#containers) containers[c.name] = Number(await readFile(c.usage, 'utf8').catch(() => '0')) / 1e9;
     const kids = (await run('ps', ['-o', 'pid=', '--ppid', String(this.edgePid)])).stdout.split('\n').map(Number).filter(Boolean);
+    for (const k of [this.edgePid, ...kids]) labels.set(k, 'triplane edge (ours)');
     let edgeTicks = await procTicks(this.edgePid);
     for (const k of kids) edgeTicks += await procTicks(k);
     const ds = (await readFile('/proc/diskstats', 'utf8')).split('\n').find((l) => l.trim().split(/\s+/)[2] === this.disk);
@@ -626,6 +628,8 @@ async function main(): Promise<Record<string, unknown>> {
 
   const app = JSON.parse(await cli(['server', 'create', 'app1', '--role', 'app', '--json'])) as { joinToken: string };
   const agent = startAgent({ api, dir, env, joinToken: app.joinToken });
+  labels.set(agent.pid ?? 0, 'triplane agent (ours)');
+  labels.set(control.pid ?? 0, 'triplane control (ours)');
   cleanups.push(() => stopProcess(agent));
   const edgeSrv = JSON.parse(await cli(['server', 'create', 'edge1', '--role', 'edge', '--json'])) as { joinToken: string };
   const edgePort = await freePort();
