@@ -96,11 +96,12 @@ test('requests through a real edge appear in the environment series within ~20 s
     }
     res.writeHead(200, { 'content-type': 'text/html', 'cache-control': 'public, max-age=300' }).end('<p>shop</p>');
   });
-  origin.listen(member.port, '127.0.0.1');
-  const bound = await Promise.race([
-    once(origin, 'listening').then(() => true),
-    once(origin, 'error').then(([e]) => ((e as NodeJS.ErrnoException).code === 'EADDRINUSE' ? false : Promise.reject(e))),
-  ]);
+  // (not events.once: it rejects on 'error' before an EADDRINUSE can be told apart)
+  const bound = await new Promise<boolean>((resolve, reject) => {
+    origin?.once('listening', () => resolve(true));
+    origin?.once('error', (e: NodeJS.ErrnoException) => (e.code === 'EADDRINUSE' ? resolve(false) : reject(e)));
+    origin?.listen(member.port, '127.0.0.1');
+  });
   // The allocator's first web port is held by a site of another control plane (e.g. `make up`'s
   // demo, or a benchmark) on this host: same rule as the e2e tests — say so and skip.
   if (!bound) return t.skip(`port ${member.port} is taken by a site of another control plane on this host`);
