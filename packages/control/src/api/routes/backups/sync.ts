@@ -72,6 +72,20 @@ async function checkDomainsFree(trx: Kysely<DB>, hostnames: string[]): Promise<v
   }
 }
 
+/** The new environment's domains, the first one primary. */
+async function insertDomains(trx: Kysely<DB>, environmentId: string, hostnames: string[], now: string) {
+  const domains = hostnames.map((hostname, i) => ({
+    id: newId('dom'),
+    environment_id: environmentId,
+    hostname,
+    is_primary: i === 0 ? 1 : 0,
+    redirect_to_primary: 1,
+    created_at: now,
+  }));
+  if (domains.length) await trx.insertInto('domains').values(domains).execute();
+  return domains;
+}
+
 export interface SyncPlan {
   mode: 'clone' | 'staging' | 'push' | 'pull';
   site: Selectable<SitesTable>;
@@ -205,15 +219,7 @@ export async function registerSyncRoutes(base: FastifyInstance): Promise<void> {
           now,
         });
         await trx.insertInto('environments').values(env).execute();
-        const domains = hostnames.map((hostname, i) => ({
-          id: newId('dom'),
-          environment_id: env.id,
-          hostname,
-          is_primary: i === 0 ? 1 : 0,
-          redirect_to_primary: 1,
-          created_at: now,
-        }));
-        if (domains.length) await trx.insertInto('domains').values(domains).execute();
+        const domains = await insertDomains(trx, env.id, hostnames, now);
         await bumpRevision(trx);
         const { job } = await enqueueJob(trx, {
           kind: 'site.provision',
@@ -313,15 +319,7 @@ export async function registerSyncRoutes(base: FastifyInstance): Promise<void> {
           .insertInto('environments')
           .values({ ...env, staging: 1 })
           .execute();
-        const domains = hostnames.map((hostname, i) => ({
-          id: newId('dom'),
-          environment_id: env.id,
-          hostname,
-          is_primary: i === 0 ? 1 : 0,
-          redirect_to_primary: 1,
-          created_at: now,
-        }));
-        if (domains.length) await trx.insertInto('domains').values(domains).execute();
+        const domains = await insertDomains(trx, env.id, hostnames, now);
         await bumpRevision(trx);
         const { job } = await enqueueJob(trx, {
           kind: 'environment.provision',
