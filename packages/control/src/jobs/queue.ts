@@ -252,36 +252,12 @@ export class JobQueue {
     result: unknown,
     hook: (trx: Kysely<DB>, job: JobRow) => Promise<void>,
   ): Promise<{ ok: boolean; outcome: 'succeeded' | 'retry' | 'failed' | 'lost' }> {
-    const iso = isoNow(this.clock);
-    let json: string | null = null;
-    try {
-      json = result === undefined ? null : (JSON.stringify(result) ?? null);
-    } catch {
-      json = null;
-    }
     try {
       const done = await this.store.transaction(async (trx) => {
         const job = await trx.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
         if (!job || job.lease_owner !== owner || job.state !== 'running') return false;
         await hook(trx, job);
-        const r = await trx
-          .updateTable('jobs')
-          .set({
-            state: 'succeeded',
-            result: json,
-            error: null,
-            progress: 100,
-            message: 'done',
-            lease_owner: null,
-            lease_expires_at: null,
-            updated_at: iso,
-            finished_at: iso,
-          })
-          .where('id', '=', id)
-          .where('lease_owner', '=', owner)
-          .where('state', '=', 'running')
-          .executeTakeFirst();
-        return Number(r.numUpdatedRows) === 1;
+        return this.#markSucceeded(trx, id, owner, result);
       });
       return { ok: done, outcome: done ? 'succeeded' : 'lost' };
     } catch (e) {
@@ -291,6 +267,11 @@ export class JobQueue {
   }
 
   async complete(id: string, owner: string, result: unknown): Promise<boolean> {
+    return this.#markSucceeded(this.store.db, id, owner, result);
+  }
+
+  /** running → succeeded with `result`, guarded by the lease (false: this owner lost the job). */
+  async #markSucceeded(db: Kysely<DB>, id: string, owner: string, result: unknown): Promise<boolean> {
     const iso = isoNow(this.clock);
     let json: string | null = null;
     if (result !== undefined) {
@@ -300,7 +281,7 @@ export class JobQueue {
         json = JSON.stringify({ note: 'the handler returned a value that is not JSON' });
       }
     }
-    const r = await this.store.db
+    const r = await db
       .updateTable('jobs')
       .set({
         state: 'succeeded',
