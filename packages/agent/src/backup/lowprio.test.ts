@@ -118,7 +118,12 @@ describe('low-priority lane', () => {
       const procs = readFileSync(`${cpuLeaf}/cgroup.procs`, 'utf8').trim().split('\n').map(Number);
       assert.ok(procs.includes(pid), 'main pid in the cpu leaf');
       assert.ok(readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`/${LANE}/job-`));
-      assert.equal(readFileSync(`/sys/fs/cgroup/cpu/${LANE}/cpu.shares`, 'utf8').trim(), '2');
+      if (existsSync(`/sys/fs/cgroup/cpu/${LANE}/cpu.idle`)) {
+        // An idle lane: SCHED_IDLE against the storefront's groups (the kernel then reports weight 3).
+        assert.equal(readFileSync(`/sys/fs/cgroup/cpu/${LANE}/cpu.idle`, 'utf8').trim(), '1');
+      } else {
+        assert.equal(readFileSync(`/sys/fs/cgroup/cpu/${LANE}/cpu.shares`, 'utf8').trim(), '2');
+      }
       assert.equal(readFileSync(`${memLeaf}/memory.limit_in_bytes`, 'utf8').trim(), String(256 * 1024 * 1024));
       const grandchild = procs.find((p) => p !== pid)!;
       assert.equal(niceOf(grandchild), 19, 'children inherit nice');
@@ -146,7 +151,7 @@ describe('low-priority lane', () => {
     const child = spawnLowPriority('awk', ['BEGIN { s = "x"; for (i = 0; i < 28; i++) s = s s; print length(s) }'], {
       // Full CPU weight: this is about the memory bound, and a starved awk takes long to get there.
       nice: 0,
-      cgroup: { name: LANE, memoryLimitBytes: 16 * 1024 * 1024, cpuShares: 1024 },
+      cgroup: { name: LANE, memoryLimitBytes: 16 * 1024 * 1024, cpuShares: 1024, cpuIdle: false },
     });
     try {
       const r = await exited(child);
