@@ -181,7 +181,9 @@ describe('e2e: backups, restore, clone, staging', { timeout: 1_200_000 }, () => 
 
   after(async () => {
     if (skip) return;
-    for (const name of created.reverse()) await cli(['site', 'delete', name, '--confirm', name], 120_000).catch(() => undefined);
+    // No pre-delete backups here: the last test corrupted the repository on purpose.
+    for (const name of created.reverse())
+      await cli(['site', 'delete', name, '--confirm', name, '--no-backup'], 120_000).catch(() => undefined);
     await stopProcess(agent);
     await stopProcess(control);
     for (const pod of PODS) {
@@ -434,6 +436,28 @@ describe('e2e: backups, restore, clone, staging', { timeout: 1_200_000 }, () => 
     );
     assert.equal(await sql(SPOD, "SELECT option_value FROM wp_options WHERE option_name = 'blog_public';"), '0');
     assert.equal(await sql(SPOD, "SELECT option_value FROM wp_options WHERE option_name = 'siteurl';"), sUrl);
+  });
+
+  test('deleting staging takes a pre-delete backup first, then removes the pod', async (t) => {
+    if (skip) return t.skip(skip);
+    const SPOD = `${SITE}-staging`;
+    const r = await cli(['env', 'delete', SITE, 'staging', '--confirm', 'staging', '--json'], 600_000);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const { job } = JSON.parse(r.stdout) as { job: { state: string; result: { preDeleteBackups: { backupId: string }[] } } };
+    assert.equal(job.state, 'succeeded');
+    assert.equal(job.result.preDeleteBackups.length, 1);
+    const id = job.result.preDeleteBackups[0]?.backupId ?? '';
+    const shown = JSON.parse((await cli(['backup', 'show', id, '--json'])).stdout) as {
+      kind: string;
+      environmentName: string;
+      state: string;
+      dbBytes: number;
+    };
+    assert.deepEqual([shown.kind, shown.environmentName, shown.state], ['pre-delete', 'staging', 'available']);
+    assert.ok(shown.dbBytes > 0, 'the database was dumped');
+    await waitUntil('staging pod gone', 60_000, async () =>
+      (await run('podman', ['pod', 'exists', SPOD])).code !== 0 ? true : undefined,
+    );
   });
 
   test('a backup of one site can not be restored into another; a corrupted repository fails loudly and leaves the site', async (t) => {

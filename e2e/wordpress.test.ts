@@ -130,8 +130,8 @@ describe('e2e: WordPress through the platform', { timeout: 600_000 }, () => {
   after(async () => {
     if (skip) return;
     try {
-      if (siteCreated) await cli(['site', 'delete', SITE, '--confirm', SITE], 60_000);
-      if (site2Created) await cli(['site', 'delete', SITE2, '--confirm', SITE2], 60_000);
+      if (siteCreated) await cli(['site', 'delete', SITE, '--confirm', SITE, '--no-backup'], 60_000);
+      if (site2Created) await cli(['site', 'delete', SITE2, '--confirm', SITE2, '--no-backup'], 60_000);
     } catch {
       // removed below
     }
@@ -307,7 +307,8 @@ describe('e2e: WordPress through the platform', { timeout: 600_000 }, () => {
     }
 
     // Delete: nothing of the site is left.
-    const del = await cli(['site', 'delete', SITE, '--confirm', SITE], 120_000);
+    // (pre-delete backups are covered by e2e/backups.test.ts)
+    const del = await cli(['site', 'delete', SITE, '--confirm', SITE, '--no-backup'], 120_000);
     assert.equal(del.code, 0, del.stdout + del.stderr);
     siteCreated = false;
     await waitUntil('pod gone', 30_000, async () =>
@@ -457,7 +458,7 @@ describe('e2e: WordPress through the platform', { timeout: 600_000 }, () => {
     await waitUntil('control ready again', 60_000, async () => ((await fetch(`${api}/readyz`)).ok ? true : undefined));
     assert.deepEqual(failures, [], 'requests through the edge while the control plane was down');
 
-    const del = await cli(['site', 'delete', SITE2, '--confirm', SITE2], 120_000);
+    const del = await cli(['site', 'delete', SITE2, '--confirm', SITE2, '--no-backup'], 120_000);
     assert.equal(del.code, 0, del.stdout + del.stderr);
     site2Created = false;
   });

@@ -177,9 +177,13 @@ export class TriplaneClient {
     /** 202: the site, its production environment, its domains and the provisioning job. */
     create: (body: CreateSiteRequest) => this.#send<CreateSiteResponse>('POST', '/sites', body),
     update: (id: string, body: { name?: string }) => this.#send<Site>('PATCH', `/sites/${seg(id)}`, body),
-    /** 202: the site (status `deleting`) and the deletion job. `confirm` is the site's name. */
-    delete: (id: string, confirm?: string) =>
-      this.http.request<DeleteSiteResponse>('DELETE', `/sites/${seg(id)}`, { query: { confirm } }),
+    /**
+     * 202: the site and the deletion job. `confirm` is the site's name. A pre-delete backup of
+     * each running environment is taken first (the site keeps running until it is confirmed)
+     * unless `backup: false`.
+     */
+    delete: (id: string, confirm?: string, o: { backup?: boolean } = {}) =>
+      this.http.request<DeleteSiteResponse>('DELETE', `/sites/${seg(id)}`, { query: { confirm, backup: o.backup } }),
   };
 
   readonly environments = {
@@ -189,8 +193,11 @@ export class TriplaneClient {
       this.#send<EnvironmentJobResponse>('POST', `/sites/${seg(siteId)}/environments`, body),
     /** Applied at once (a new generation); agents converge to it. */
     update: (id: string, body: UpdateEnvironmentRequest) => this.#send<Environment>('PATCH', `/environments/${seg(id)}`, body),
-    delete: (id: string, confirm?: string) =>
-      this.http.request<EnvironmentJobResponse>('DELETE', `/environments/${seg(id)}`, { query: { confirm } }),
+    /** Like sites.delete: a pre-delete backup first unless `backup: false`. */
+    delete: (id: string, confirm?: string, o: { backup?: boolean } = {}) =>
+      this.http.request<EnvironmentJobResponse>('DELETE', `/environments/${seg(id)}`, {
+        query: { confirm, backup: o.backup },
+      }),
     action: (id: string, action: EnvironmentAction) =>
       this.#send<EnvironmentJobResponse>('POST', `/environments/${seg(id)}/actions/${action}`),
     /** 202: recorded; every edge drops the matching cached pages within moments (exactly one of urls, tags, all). */
@@ -209,6 +216,11 @@ export class TriplaneClient {
     /** Newest first; only snapshots restic confirmed. `include: 'all'` adds pruned ones. */
     list: (environmentId: string, q: { include?: 'available' | 'all' } = {}) =>
       this.#get<BackupList>(`/environments/${seg(environmentId)}/backups`, { ...q }),
+    /** An organization's backups (org-wide viewer); `deletedSites`: only what deleted sites left. */
+    listOrg: (
+      orgId: string,
+      q: { siteId?: string; kind?: string; deletedSites?: boolean; include?: 'available' | 'all'; limit?: number } = {},
+    ) => this.#get<BackupList>(`/orgs/${seg(orgId)}/backups`, { ...q }),
     get: (id: string) => this.#get<Backup>(`/backups/${seg(id)}`),
     /** 202 with the `backup.create` job. */
     create: (environmentId: string) => this.#send<{ job: Job }>('POST', `/environments/${seg(environmentId)}/backups`, {}),

@@ -6,7 +6,7 @@ import { humanBytes, saveVerified } from '../cli/download.ts';
 import { CliError, EXIT, usageError } from '../cli/exit.ts';
 import { ago, fields, line, printJson, table } from '../cli/output.ts';
 import { assertSucceeded } from '../cli/progress.ts';
-import { resolveEnvironment } from '../cli/resolve.ts';
+import { resolveEnvironment, resolveOrg } from '../cli/resolve.ts';
 import { addWaitOptions, maybeWait } from './site.ts';
 
 function size(n: number): string {
@@ -86,6 +86,26 @@ export function registerBackup(program: Command): void {
       ['files', (b) => size(b.filesBytes)],
       ['new data', (b) => size(b.addedBytes)],
       ['state', (b) => b.state],
+    ]);
+  });
+
+  withApi(
+    backup
+      .command('deleted')
+      .description('backups left by deleted sites (their pre-delete backups), newest first')
+      .option('--org <org>', 'organization (default: your only one)'),
+  ).action(async (flags: Flags) => {
+    const s = session(flags);
+    const orgId = await resolveOrg(s.client, flags.org as string | undefined);
+    const r = await s.client.backups.listOrg(orgId, { deletedSites: true });
+    if (s.json) return printJson(r);
+    table(r.items, [
+      ['id', (b) => b.id],
+      ['site', (b) => `${b.siteName}/${b.environmentName}`],
+      ['kind', (b) => b.kind],
+      ['taken', (b) => ago(b.snapshotTime)],
+      ['database', (b) => size(b.dbBytes)],
+      ['files', (b) => size(b.filesBytes)],
     ]);
   });
 

@@ -7,7 +7,7 @@ import { ago, fields, line, printJson, table } from '../cli/output.ts';
 import { assertSucceeded } from '../cli/progress.ts';
 import { resolveEnvironment, resolveSite } from '../cli/resolve.ts';
 import { registerEnvMetrics } from './env-metrics.ts';
-import { addWaitOptions, maybeWait } from './site.ts';
+import { addWaitOptions, confirmName, maybeWait, preDeleteNote } from './site.ts';
 
 function printEnv(e: Environment, siteName: string): void {
   fields([
@@ -24,6 +24,8 @@ function printEnv(e: Environment, siteName: string): void {
     ],
     ['resources', `${e.resources.cpuMillis}m CPU, ${e.resources.memoryMb} MB, ${e.resources.pids} pids`],
     ['unix user', e.runtime.unixUser],
+    ['staging', e.staging ? 'yes (the edge answers noindex)' : 'no'],
+    ['protection', e.protection ? `HTTP Basic auth, user ${e.protection.user}` : 'none'],
     [
       'external db',
       e.externalDatabase
@@ -70,7 +72,7 @@ function settingsBody(flags: Flags): UpdateEnvironmentRequest {
 export function registerEnv(program: Command): void {
   const env = program
     .command('env')
-    .description('environments of a site: list, show, create, update, restart, stop, start, purge');
+    .description('environments of a site: list, show, create, update, delete, restart, stop, start, purge');
 
   withApi(
     env
@@ -126,6 +128,29 @@ export function registerEnv(program: Command): void {
     if (!s.json) line(`environment ${site.name}/${name} (${res.environment.id}) created; job ${res.job.id}`);
     const { job, waited } = await maybeWait(s, res.job, `${site.name}/${name}`, flags);
     if (s.json) printJson({ environment: waited ? await s.client.environments.get(res.environment.id) : res.environment, job });
+    if (waited) assertSucceeded(job);
+  });
+
+  addWaitOptions(
+    withApi(
+      env
+        .command('delete')
+        .description('delete an environment (not production: that goes with its site), its domains and data')
+        .argument('<site>', 'site name or id')
+        .argument('<env>', 'environment name, e.g. staging')
+        .option('--org <org>', 'organization (when the site name is not unique)')
+        .option('--confirm <name>', "the environment's name, to confirm without a prompt")
+        .option('--no-backup', 'skip the pre-delete backup (taken by default; deletion waits for it)'),
+    ),
+  ).action(async (siteRef: string, envRef: string, flags: Flags) => {
+    const s = session(flags);
+    const { site, env: e } = await resolveEnvironment(s.client, siteRef, envRef, flags.org as string | undefined);
+    await confirmName(e.name, flags.confirm as string | undefined, 'environment');
+    const res = await s.client.environments.delete(e.id, e.name, { backup: flags.backup !== false });
+    if (!s.json) line(`environment ${site.name}/${e.name} is being deleted; job ${res.job.id}`);
+    const { job, waited } = await maybeWait(s, res.job, `delete ${site.name}/${e.name}`, flags);
+    if (s.json) printJson({ ...res, job });
+    else if (waited && job.state === 'succeeded') line(`environment ${site.name}/${e.name} deleted${preDeleteNote(job)}`);
     if (waited) assertSucceeded(job);
   });
 

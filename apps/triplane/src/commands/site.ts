@@ -72,6 +72,13 @@ async function confirmName(expected: string, given: string | undefined, what: st
 
 export { confirmName };
 
+/** `; pre-delete backup bak_… (production)` from a deletion job's result, for the CLI's last line. */
+export function preDeleteNote(job: { result?: unknown }): string {
+  const r = job.result as { preDeleteBackups?: { backupId: string }[] } | null | undefined;
+  const ids = r?.preDeleteBackups?.map((b) => b.backupId) ?? [];
+  return ids.length ? `; pre-delete backup ${ids.join(', ')} (triplane backup show <id>)` : '';
+}
+
 export function addWaitOptions(cmd: Command): Command {
   return cmd
     .option('--no-wait', 'return once the job is queued instead of following it')
@@ -157,17 +164,18 @@ export function registerSite(program: Command): void {
         .description('delete a site, its environments, domains and data')
         .argument('<site>', 'site name or id')
         .option('--org <org>', 'organization (when the name is not unique)')
-        .option('--confirm <name>', "the site's name, to confirm without a prompt"),
+        .option('--confirm <name>', "the site's name, to confirm without a prompt")
+        .option('--no-backup', 'skip the pre-delete backup (taken by default; deletion waits for it)'),
     ),
   ).action(async (ref: string, flags: Flags) => {
     const s = session(flags);
     const detail = await resolveSite(s.client, ref, flags.org as string | undefined);
     await confirmName(detail.name, flags.confirm as string | undefined, 'site');
-    const res = await s.client.sites.delete(detail.id, detail.name);
+    const res = await s.client.sites.delete(detail.id, detail.name, { backup: flags.backup !== false });
     if (!s.json) line(`site ${detail.name} is being deleted; job ${res.job.id}`);
     const { job, waited } = await maybeWait(s, res.job, `delete ${detail.name}`, flags);
     if (s.json) printJson({ ...res, job });
-    else if (waited && job.state === 'succeeded') line(`site ${detail.name} deleted`);
+    else if (waited && job.state === 'succeeded') line(`site ${detail.name} deleted${preDeleteNote(job)}`);
     if (waited) assertSucceeded(job);
   });
 }

@@ -210,7 +210,14 @@ export const UpdateSiteRequest = Type.Object({ name: Type.Optional(Slug) }, { ad
 export type UpdateSiteRequest = Static<typeof UpdateSiteRequest>;
 
 export const ConfirmQuery = Type.Object(
-  { confirm: Type.Optional(Type.String({ maxLength: 100, description: 'the name of what is deleted' })) },
+  {
+    confirm: Type.Optional(Type.String({ maxLength: 100, description: 'the name of what is deleted' })),
+    backup: Type.Optional(
+      Type.Boolean({
+        description: 'take a pre-delete backup of each running environment first and delete only if it succeeds (default true)',
+      }),
+    ),
+  },
   { additionalProperties: false },
 );
 export type ConfirmQuery = Static<typeof ConfirmQuery>;

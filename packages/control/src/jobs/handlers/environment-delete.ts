@@ -1,16 +1,17 @@
 import { isoNow } from '@triplane/kernel';
 import { audit } from '../../audit/audit.ts';
+import { backupsBeforeDelete } from '../../backups/pre-delete.ts';
 import { waitForAgentsToRelease } from '../../desired/drain.ts';
 import { bumpRevision } from '../../store/store.ts';
 import type { JobHandler } from '../handler.ts';
-import { DRAIN_TIMEOUT_MS } from './site-delete.ts';
+import { type DeleteParams, DRAIN_TIMEOUT_MS } from './site-delete.ts';
 
 /**
- * `environment.delete {environmentId, drainTimeoutMs?}`: like site.delete for one (non-
- * production) environment: mark deleting, wait (bounded) for online agents to stop reporting
+ * `environment.delete {environmentId, backup?, drainTimeoutMs?}`: like site.delete for one (non-
+ * production) environment: a pre-delete backup first (with `backup`), mark deleting, wait (bounded) for online agents to stop reporting
  * it, delete the row (its domains cascade), bump, audit. Idempotent.
  */
-export const environmentDelete: JobHandler<{ environmentId: string; drainTimeoutMs?: number }> = {
+export const environmentDelete: JobHandler<{ environmentId: string } & DeleteParams> = {
   kind: 'environment.delete',
   lane: 'interactive',
   maxAttempts: 5,
@@ -18,6 +19,12 @@ export const environmentDelete: JobHandler<{ environmentId: string; drainTimeout
   async run(ctx) {
     const { store } = ctx;
     const id = ctx.params.environmentId;
+    const cur = await store.db.selectFrom('environments').select(['status', 'site_id']).where('id', '=', id).executeTakeFirst();
+    const preDeleteBackups = await backupsBeforeDelete(ctx, {
+      siteId: cur?.site_id ?? '',
+      environmentIds: cur ? [id] : [],
+      deleting: !cur || cur.status === 'deleting',
+    });
     const exists = await store.transaction(async (trx) => {
       const env = await trx.selectFrom('environments').select(['id', 'status']).where('id', '=', id).executeTakeFirst();
       if (!env) return false;
@@ -33,7 +40,7 @@ export const environmentDelete: JobHandler<{ environmentId: string; drainTimeout
     });
     if (!exists) return { environmentId: id, deleted: true, alreadyGone: true };
 
-    await ctx.progress(20, 'waiting for agents to remove the environment');
+    await ctx.progress(65, 'waiting for agents to remove the environment');
     const drained = await waitForAgentsToRelease(store.db, [id], {
       clock: ctx.clock,
       signal: ctx.signal,
@@ -57,10 +64,16 @@ export const environmentDelete: JobHandler<{ environmentId: string; drainTimeout
         orgId: env.org_id,
         targetType: 'environment',
         targetId: id,
-        details: { name: env.name, siteId: env.site_id, jobId: ctx.job.id, confirmedByAgents: drained.released },
+        details: {
+          name: env.name,
+          siteId: env.site_id,
+          jobId: ctx.job.id,
+          confirmedByAgents: drained.released,
+          preDeleteBackups,
+        },
       });
     });
     await ctx.progress(100, 'environment deleted');
-    return { environmentId: id, deleted: true, confirmedByAgents: drained.released };
+    return { environmentId: id, deleted: true, confirmedByAgents: drained.released, preDeleteBackups };
   },
 };

@@ -1,5 +1,6 @@
 import { isoNow } from '@triplane/kernel';
 import { audit } from '../../audit/audit.ts';
+import { backupsBeforeDelete, type PreDeleteParams } from '../../backups/pre-delete.ts';
 import { waitForAgentsToRelease } from '../../desired/drain.ts';
 import { bumpRevision } from '../../store/store.ts';
 import type { JobHandler } from '../handler.ts';
@@ -7,8 +8,15 @@ import type { JobHandler } from '../handler.ts';
 /** How long deletion waits for online agents to tear environments down before removing the rows. */
 export const DRAIN_TIMEOUT_MS = 120_000;
 
+export interface DeleteParams extends PreDeleteParams {
+  drainTimeoutMs?: number;
+}
+
 /**
- * `site.delete {siteId, drainTimeoutMs?}`:
+ * `site.delete {siteId, backup?, drainTimeoutMs?}`:
+ *   0. with `backup`, while the site still runs: a pre-delete backup of each running
+ *      environment, on its server (backups/pre-delete.ts); a failed one fails the job with
+ *      nothing deleted;
  *   1. mark the site and its environments `deleting` and bump the revision (the API already
  *      did; repeated here so a rerun after a crash is complete) — they leave every agent's
  *      assignment and the edge snapshot;
@@ -17,7 +25,7 @@ export const DRAIN_TIMEOUT_MS = 120_000;
  *   3. delete the rows (environments, domains and site memberships cascade), bump, audit.
  * Idempotent: a site already gone is success.
  */
-export const siteDelete: JobHandler<{ siteId: string; drainTimeoutMs?: number }> = {
+export const siteDelete: JobHandler<{ siteId: string } & DeleteParams> = {
   kind: 'site.delete',
   lane: 'interactive',
   maxAttempts: 5,
@@ -25,6 +33,13 @@ export const siteDelete: JobHandler<{ siteId: string; drainTimeoutMs?: number }>
   async run(ctx) {
     const { store } = ctx;
     const siteId = ctx.params.siteId;
+    const before = await store.db.selectFrom('sites').select(['status']).where('id', '=', siteId).executeTakeFirst();
+    const ofSite = await store.db.selectFrom('environments').select('id').where('site_id', '=', siteId).execute();
+    const preDeleteBackups = await backupsBeforeDelete(ctx, {
+      siteId,
+      environmentIds: ofSite.map((e) => e.id),
+      deleting: !before || before.status === 'deleting',
+    });
     const envIds = await store.transaction(async (trx) => {
       const site = await trx.selectFrom('sites').select(['id', 'status']).where('id', '=', siteId).executeTakeFirst();
       if (!site) return undefined;
@@ -46,7 +61,7 @@ export const siteDelete: JobHandler<{ siteId: string; drainTimeoutMs?: number }>
       return { siteId, deleted: true, alreadyGone: true };
     }
 
-    await ctx.progress(20, 'waiting for agents to remove the environments');
+    await ctx.progress(65, 'waiting for agents to remove the environments');
     const drained = await waitForAgentsToRelease(store.db, envIds, {
       clock: ctx.clock,
       signal: ctx.signal,
@@ -60,7 +75,7 @@ export const siteDelete: JobHandler<{ siteId: string; drainTimeoutMs?: number }>
       );
     }
 
-    await ctx.progress(80, 'removing the site');
+    await ctx.progress(90, 'removing the site');
     await store.transaction(async (trx) => {
       const site = await trx.selectFrom('sites').select(['id', 'org_id', 'name']).where('id', '=', siteId).executeTakeFirst();
       if (!site) return;
@@ -71,10 +86,10 @@ export const siteDelete: JobHandler<{ siteId: string; drainTimeoutMs?: number }>
         orgId: site.org_id,
         targetType: 'site',
         targetId: site.id,
-        details: { name: site.name, jobId: ctx.job.id, confirmedByAgents: drained.released },
+        details: { name: site.name, jobId: ctx.job.id, confirmedByAgents: drained.released, preDeleteBackups },
       });
     });
     await ctx.progress(100, 'site deleted');
-    return { siteId, deleted: true, confirmedByAgents: drained.released };
+    return { siteId, deleted: true, confirmedByAgents: drained.released, preDeleteBackups };
   },
 };

@@ -263,7 +263,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       assert.equal(env.generation, 3);
 
       // Delete: leaves the assignment at once; the job waits for the agent to stop reporting it.
-      const del = await h.call(h.owner.token, 'DELETE', `/api/v1/sites/${s.siteId}?confirm=life`);
+      const del = await h.call(h.owner.token, 'DELETE', `/api/v1/sites/${s.siteId}?confirm=life&backup=false`);
       assert.equal(del.statusCode, 202);
       const asg = (await h.call(srv.credential, 'GET', `/api/v1/agents/${srv.id}/assignment`)).json();
       assert.ok(!asg.environments.some((x: { id: string }) => x.id === s.environmentId));

@@ -4,6 +4,7 @@ import { FormatRegistry } from '@sinclair/typebox';
 import { FakeClock } from '@triplane/testkit';
 import { DEFAULT_BACKUP_POLICY, dueToday, jitterMinutes, parseWindow, scheduleTick } from '../../../backups/schedule.ts';
 import { createSite, joinServer, runHandler } from '../../../desired/test-support.ts';
+import { siteDelete } from '../../../jobs/handlers/site-delete.ts';
 import { siteProvision } from '../../../jobs/handlers/site-provision.ts';
 import { createHarness, type Harness } from '../../../testing/harness.ts';
 
@@ -272,6 +273,131 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       assert.equal(nothing.statusCode, 400);
       const viewer = await h.makeUser('viewer');
       assert.equal((await h.call(viewer.token, 'POST', `/api/v1/environments/${stagingId}/pull`, {})).statusCode, 403);
+    });
+
+    test('deleting a running site takes a pre-delete backup first; a failed or unclaimed one deletes nothing', async () => {
+      const running = async (name: string) => {
+        const s = await createSite(h, h.owner.token, { name, domains: [`${name}.example.com`] });
+        await runHandler(h, siteProvision, s.jobId);
+        await h.store.db.updateTable('environments').set({ status: 'running' }).where('id', '=', s.environmentId).execute();
+        const env = (await h.call(h.owner.token, 'GET', `/api/v1/environments/${s.environmentId}`)).json();
+        return { ...s, serverId: env.serverIds[0] as string };
+      };
+      const srvOf = (id: string) => (id === app.id ? app : other);
+      // Earlier tests may have left backups queued on these servers: out of the way.
+      await h.store.db.updateTable('jobs').set({ state: 'cancelled' }).where('state', '=', 'queued').execute();
+      const claimPreDelete = async (srv: { id: string; credential: string }) => {
+        const c = await h.call(srv.credential, 'POST', `/api/v1/agents/${srv.id}/jobs/claim`, {
+          owner: 'run-del',
+          kinds: ['backup.create'],
+          wait: 5,
+        });
+        assert.equal(c.statusCode, 200, c.body);
+        return c.json().job as { id: string; params: { backupId: string; kind: string; environmentId: string } };
+      };
+
+      // 1. Success: the site keeps running (still assigned) until the backup is confirmed.
+      const a = await running('bk-del-ok');
+      const del = await h.call(h.owner.token, 'DELETE', `/api/v1/sites/${a.siteId}?confirm=bk-del-ok`);
+      assert.equal(del.statusCode, 202, del.body);
+      assert.notEqual(del.json().site.status, 'deleting');
+      assert.equal(del.json().job.params.backup, true);
+      const again = await h.call(h.owner.token, 'DELETE', `/api/v1/sites/${a.siteId}?confirm=bk-del-ok`);
+      assert.equal(again.json().job.id, del.json().job.id, 'a repeated delete returns the same job');
+      const deleting = runHandler(h, siteDelete, del.json().job.id, { params: { drainTimeoutMs: 500 } });
+      const srv = srvOf(a.serverId);
+      const bj = await claimPreDelete(srv);
+      assert.equal(bj.params.kind, 'pre-delete');
+      assert.equal(bj.params.environmentId, a.environmentId);
+      const asg = (await h.call(srv.credential, 'GET', `/api/v1/agents/${srv.id}/assignment`)).json();
+      assert.ok(
+        asg.environments.some((x: { id: string }) => x.id === a.environmentId),
+        'still assigned while the backup runs',
+      );
+      const rec = await h.call(srv.credential, 'POST', `/api/v1/agents/${srv.id}/jobs/${bj.id}/backups`, {
+        owner: 'run-del',
+        backupId: bj.params.backupId,
+        environmentId: a.environmentId,
+        kind: 'pre-delete',
+        dbSnapshotId: HEX('c'),
+        filesSnapshotId: HEX('d'),
+        snapshotTime: '2026-11-25T04:00:00.000Z',
+        dbBytes: 10,
+        filesBytes: 20,
+        addedBytes: 30,
+      });
+      assert.equal(rec.statusCode, 200, rec.body);
+      await h.call(srv.credential, 'POST', `/api/v1/agents/${srv.id}/jobs/${bj.id}/complete`, { owner: 'run-del', result: {} });
+      const done = (await deleting) as { deleted: boolean; preDeleteBackups: { backupId: string }[] };
+      assert.equal(done.deleted, true);
+      assert.deepEqual(
+        done.preDeleteBackups.map((b) => b.backupId),
+        [bj.params.backupId],
+      );
+      assert.equal((await h.call(h.owner.token, 'GET', `/api/v1/sites/${a.siteId}`)).statusCode, 404);
+      // The backup outlives its site: readable with an org-wide role, listed as a deleted site's.
+      const got = await h.call(h.owner.token, 'GET', `/api/v1/backups/${bj.params.backupId}`);
+      assert.equal(got.statusCode, 200, got.body);
+      assert.equal(got.json().kind, 'pre-delete');
+      const left = (await h.call(h.owner.token, 'GET', `/api/v1/orgs/${h.orgId}/backups?deletedSites=true`)).json();
+      assert.deepEqual(
+        left.items.map((b: { id: string }) => b.id),
+        [bj.params.backupId],
+      );
+      const o2 = await h.makeOrg(`bk-del-org-${dialect}`);
+      assert.equal((await h.call(o2.owner.token, 'GET', `/api/v1/backups/${bj.params.backupId}`)).statusCode, 404);
+      assert.equal((await h.call(o2.owner.token, 'GET', `/api/v1/orgs/${h.orgId}/backups`)).statusCode, 404);
+
+      // 2. The backup fails: the deletion fails with the reason, and nothing is deleted.
+      const b = await running('bk-del-fail');
+      const del2 = await h.call(h.owner.token, 'DELETE', `/api/v1/sites/${b.siteId}?confirm=bk-del-fail`);
+      const deleting2 = runHandler(h, siteDelete, del2.json().job.id, { params: { drainTimeoutMs: 500 } });
+      const srv2 = srvOf(b.serverId);
+      const bj2 = await claimPreDelete(srv2);
+      await h.call(srv2.credential, 'POST', `/api/v1/agents/${srv2.id}/jobs/${bj2.id}/fail`, {
+        owner: 'run-del',
+        error: { code: 'TRIPLANE_ERR_BACKUP_DUMP_FAILED', message: 'mariadb-dump failed (exit 2): disk full' },
+        retryable: false,
+      });
+      await assert.rejects(deleting2, (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'TRIPLANE_ERR_BACKUP_FAILED');
+        assert.match(e.message, /disk full/);
+        assert.match(e.message, /nothing was deleted/);
+        return true;
+      });
+      // (runHandler runs the handler alone; the queue would record the terminal failure like this)
+      const failJob = (id: string) => h.store.db.updateTable('jobs').set({ state: 'failed' }).where('id', '=', id).execute();
+      await failJob(del2.json().job.id);
+      const still = (await h.call(h.owner.token, 'GET', `/api/v1/sites/${b.siteId}`)).json();
+      assert.notEqual(still.status, 'deleting');
+      assert.equal(still.environments[0].status, 'running');
+
+      // 3. No agent picks the backup up: a clear error, the backup job cancelled, nothing deleted.
+      const del3 = await h.call(h.owner.token, 'DELETE', `/api/v1/sites/${b.siteId}?confirm=bk-del-fail`);
+      assert.notEqual(del3.json().job.id, del2.json().job.id, 'a failed deletion can be started again');
+      await assert.rejects(
+        runHandler(h, siteDelete, del3.json().job.id, { params: { backupClaimTimeoutMs: 1 } }),
+        (e: Error & { code?: string }) => e.code === 'TRIPLANE_ERR_BACKUP_UNREACHABLE',
+      );
+      await failJob(del3.json().job.id);
+      const pending = await h.store.db
+        .selectFrom('jobs')
+        .select('state')
+        .where('idempotency_key', 'like', `pre-delete:${del3.json().job.id}:%`)
+        .execute();
+      assert.deepEqual(
+        pending.map((j) => j.state),
+        ['cancelled'],
+      );
+      assert.equal((await h.call(h.owner.token, 'GET', `/api/v1/sites/${b.siteId}`)).statusCode, 200);
+
+      // 4. ?backup=false: leaves at once, no backup.
+      const del4 = await h.call(h.owner.token, 'DELETE', `/api/v1/sites/${b.siteId}?confirm=bk-del-fail&backup=false`);
+      assert.equal(del4.json().site.status, 'deleting');
+      const r4 = (await runHandler(h, siteDelete, del4.json().job.id, { params: { drainTimeoutMs: 200 } })) as {
+        preDeleteBackups: unknown[];
+      };
+      assert.deepEqual(r4.preDeleteBackups, []);
     });
 
     test('schedule: one scheduled backup per running environment per day in its window, prune after it', async () => {

@@ -11,8 +11,9 @@ import { audit } from '../../../audit/audit.ts';
 import { AGENT_JOB_KINDS } from '../../../jobs/agent-kinds.ts';
 import { toJobDto } from '../../../jobs/dto.ts';
 import { enqueueJob, type JobRow } from '../../../jobs/enqueue.ts';
-import { requireServer, requireSiteRole, requireUser } from '../../auth/authorize.ts';
+import { requireServer, requireUser } from '../../auth/authorize.ts';
 import { errorResponses } from '../../errors.ts';
+import { requireBackupRole } from './access.ts';
 
 /**
  * Backup download (issue 6: "stream a snapshot as a .tar.gz through the API").
@@ -102,14 +103,8 @@ export default async function downloadRoutes(base: FastifyInstance): Promise<voi
       const u = requireUser(req);
       const row = await store.db.selectFrom('backups').selectAll().where('id', '=', req.params.backupId).executeTakeFirst();
       if (!row) throw new TriplaneError('TRIPLANE_ERR_NOT_FOUND', 'backup not found');
-      let site: Awaited<ReturnType<typeof requireSiteRole>>['site'];
-      try {
-        site = (await requireSiteRole(req, row.site_id, 'developer')).site;
-      } catch (e) {
-        if (e instanceof TriplaneError && e.code === 'TRIPLANE_ERR_NOT_FOUND')
-          throw new TriplaneError('TRIPLANE_ERR_NOT_FOUND', 'backup not found');
-        throw e;
-      }
+      // Pre-delete backups outlive their site: then an org-wide role is needed (access.ts).
+      const site = await requireBackupRole(req, row, 'developer');
       if (row.state !== 'available')
         throw new TriplaneError('TRIPLANE_ERR_BACKUP_PRUNED', 'this backup was removed by retention');
       const server = await store.db.selectFrom('servers').select('id').where('id', '=', row.server_id).executeTakeFirst();
@@ -134,8 +129,8 @@ export default async function downloadRoutes(base: FastifyInstance): Promise<voi
             totalBytes: row.db_bytes + row.files_bytes,
             filename: `${safe(row.site_name)}-${safe(row.environment_name)}-${stamp(row.snapshot_time)}.tar.gz`,
           },
-          orgId: site.org_id,
-          siteId: site.id,
+          orgId: site.orgId,
+          siteId: site.siteId,
           serverId: row.server_id,
           createdBy: u.userId,
           clock,
@@ -143,7 +138,7 @@ export default async function downloadRoutes(base: FastifyInstance): Promise<voi
         // The archive holds the whole database (customers, orders): who asked for it is audited.
         await audit(trx, req, {
           action: 'backup.download',
-          orgId: site.org_id,
+          orgId: site.orgId,
           targetType: 'backup',
           targetId: row.id,
           details: { jobId: job.id, environmentId: row.environment_id },
@@ -233,14 +228,7 @@ export default async function downloadRoutes(base: FastifyInstance): Promise<voi
       requireUser(req);
       const job = await store.db.selectFrom('jobs').selectAll().where('id', '=', req.params.id).executeTakeFirst();
       if (!job || job.site_id === null) throw new TriplaneError('TRIPLANE_ERR_NOT_FOUND', 'job not found');
-      let site: Awaited<ReturnType<typeof requireSiteRole>>['site'];
-      try {
-        site = (await requireSiteRole(req, job.site_id, 'developer')).site;
-      } catch (e) {
-        if (e instanceof TriplaneError && e.code === 'TRIPLANE_ERR_NOT_FOUND')
-          throw new TriplaneError('TRIPLANE_ERR_NOT_FOUND', 'job not found');
-        throw e;
-      }
+      const site = await requireBackupRole(req, { site_id: job.site_id, org_id: job.org_id }, 'developer', 'job not found');
       if (job.kind !== KIND) throw new TriplaneError('TRIPLANE_ERR_NOT_FOUND', `a ${job.kind} job has no archive`);
       if (job.state === 'queued' || job.state === 'running')
         throw new TriplaneError('TRIPLANE_ERR_ARTIFACT_NOT_READY', 'the archive is not ready yet: wait for the job to finish', {
@@ -266,7 +254,7 @@ export default async function downloadRoutes(base: FastifyInstance): Promise<voi
       await store.transaction((trx) =>
         audit(trx, req, {
           action: 'backup.downloaded',
-          orgId: site.org_id,
+          orgId: site.orgId,
           targetType: 'backup',
           targetId: params.backupId ?? job.id,
           details: { jobId: job.id, bytes: st.size },

@@ -1,22 +1,34 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { newId, TriplaneError } from '@triplane/kernel';
-import { Backup, BackupCreateRequest, BackupIdParams, BackupList, Id, Job, RestoreRequest } from '@triplane/spec';
+import { Backup, BackupCreateRequest, BackupIdParams, BackupKind, BackupList, Id, Job, RestoreRequest } from '@triplane/spec';
 import type { FastifyInstance } from 'fastify';
 import { audit } from '../../../audit/audit.ts';
 import { dataServerOf, enqueueBackup, toBackupDto } from '../../../backups/backups.ts';
 import { AGENT_JOB_KINDS } from '../../../jobs/agent-kinds.ts';
 import { toJobDto } from '../../../jobs/dto.ts';
 import { enqueueJob } from '../../../jobs/enqueue.ts';
-import { requireSiteRole, requireUser } from '../../auth/authorize.ts';
+import { requireOrgRole, type requireSiteRole, requireUser } from '../../auth/authorize.ts';
 import { errorResponses } from '../../errors.ts';
 import { requireEnvironmentRole } from '../sites/access.ts';
+import { requireBackupRole } from './access.ts';
 import downloadRoutes from './download.ts';
 import { registerSyncRoutes } from './sync.ts';
 
 const TAGS = ['backups'];
 const EnvParams = Type.Object({ id: Id }, { additionalProperties: false });
 const JobResponse = Type.Object({ job: Job }, { additionalProperties: false });
+const OrgBackupsQuery = Type.Object(
+  {
+    siteId: Type.Optional(Id),
+    kind: Type.Optional(BackupKind),
+    /** Only backups whose site no longer exists (what is left of deleted sites). */
+    deletedSites: Type.Optional(Type.Boolean()),
+    include: Type.Optional(Type.Union([Type.Literal('available'), Type.Literal('all')])),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
+  },
+  { additionalProperties: false },
+);
 
 /**
  * Backups: take (`POST /environments/{id}/backups`), list, read and restore. The work runs on
@@ -89,15 +101,41 @@ export default async function backupsRoutes(base: FastifyInstance): Promise<void
   async function loadBackup(req: Parameters<typeof requireSiteRole>[0], id: string, min: 'viewer' | 'developer') {
     const row = await store.db.selectFrom('backups').selectAll().where('id', '=', id).executeTakeFirst();
     if (!row) throw new TriplaneError('TRIPLANE_ERR_NOT_FOUND', 'backup not found');
-    try {
-      const { site } = await requireSiteRole(req, row.site_id, min);
-      return { row, site };
-    } catch (e) {
-      if (e instanceof TriplaneError && e.code === 'TRIPLANE_ERR_NOT_FOUND')
-        throw new TriplaneError('TRIPLANE_ERR_NOT_FOUND', 'backup not found');
-      throw e;
-    }
+    await requireBackupRole(req, row, min);
+    return { row };
   }
+
+  app.get(
+    '/orgs/:id/backups',
+    {
+      schema: {
+        tags: TAGS,
+        summary:
+          "An organization's backups, newest first: all sites', or one site's (also a deleted one's pre-delete backups); org-wide viewer",
+        params: EnvParams,
+        querystring: OrgBackupsQuery,
+        response: { 200: BackupList, ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (req) => {
+      await requireOrgRole(req, req.params.id, 'viewer');
+      const q = req.query;
+      let sel = store.db.selectFrom('backups').selectAll('backups').where('backups.org_id', '=', req.params.id);
+      if (q.siteId) sel = sel.where('backups.site_id', '=', q.siteId);
+      if (q.kind) sel = sel.where('backups.kind', '=', q.kind);
+      if (q.include !== 'all') sel = sel.where('backups.state', '=', 'available');
+      if (q.deletedSites)
+        sel = sel.where(({ not, exists, selectFrom }) =>
+          not(exists(selectFrom('sites').select('sites.id').whereRef('sites.id', '=', 'backups.site_id'))),
+        );
+      const rows = await sel
+        .orderBy('backups.snapshot_time', 'desc')
+        .orderBy('backups.id', 'desc')
+        .limit(q.limit ?? 200)
+        .execute();
+      return { items: rows.map(toBackupDto) };
+    },
+  );
 
   app.get(
     '/backups/:backupId',

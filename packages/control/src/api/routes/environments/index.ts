@@ -14,6 +14,7 @@ import {
 } from '@triplane/spec';
 import type { FastifyInstance } from 'fastify';
 import { audit } from '../../../audit/audit.ts';
+import { PRE_DELETE_STATUSES } from '../../../backups/pre-delete.ts';
 import { placeEnvironment } from '../../../desired/placement.ts';
 import {
   parseExternalDatabase,
@@ -278,7 +279,8 @@ export default async function environmentsRoutes(base: FastifyInstance): Promise
     {
       schema: {
         tags: TAGS,
-        summary: 'Delete an environment (asynchronous); repeat its name in ?confirm=. Production goes only with its site.',
+        summary:
+          'Delete an environment (asynchronous); repeat its name in ?confirm=. Production goes only with its site. A pre-delete backup is taken first unless ?backup=false',
         params: EnvParams,
         querystring: ConfirmQuery,
         response: { 202: EnvironmentJobResponse, ...errorResponses(400, 401, 403, 404, 409, 422) },
@@ -291,20 +293,23 @@ export default async function environmentsRoutes(base: FastifyInstance): Promise
         throw new TriplaneError('TRIPLANE_ERR_CONFLICT', 'production is deleted together with its site (DELETE /sites/{id})');
       }
       requireConfirm(req.query.confirm, env.name, 'environment');
+      const wantBackup = req.query.backup ?? true;
       const out = await store.transaction(async (trx) => {
         const cur = await trx.selectFrom('environments').selectAll().where('id', '=', env.id).executeTakeFirst();
         if (!cur) throw new TriplaneError('TRIPLANE_ERR_NOT_FOUND', 'environment not found');
         const now = isoNow(app.ctx.clock);
-        if (cur.status === 'deleting') {
-          const active = await trx
-            .selectFrom('jobs')
-            .selectAll()
-            .where('kind', '=', 'environment.delete')
-            .where('environment_id', '=', cur.id)
-            .where('state', 'in', ['queued', 'running'])
-            .executeTakeFirst();
-          if (active) return { environment: toEnvironment(cur), job: toJobDto(active) };
-        } else {
+        // Already being deleted (maybe still taking its pre-delete backup): the same job.
+        const active = await trx
+          .selectFrom('jobs')
+          .selectAll()
+          .where('kind', '=', 'environment.delete')
+          .where('environment_id', '=', cur.id)
+          .where('state', 'in', ['queued', 'running'])
+          .executeTakeFirst();
+        if (active) return { environment: toEnvironment(cur), job: toJobDto(active) };
+        // A running environment keeps running until its pre-delete backup is confirmed.
+        const backup = wantBackup && PRE_DELETE_STATUSES.includes(cur.status);
+        if (!backup && cur.status !== 'deleting') {
           await trx
             .updateTable('environments')
             .set({ status: 'deleting', status_message: 'being deleted', updated_at: now })
@@ -315,7 +320,7 @@ export default async function environmentsRoutes(base: FastifyInstance): Promise
         const { job } = await enqueueJob(trx, {
           kind: 'environment.delete',
           lane: 'interactive',
-          params: { environmentId: cur.id },
+          params: { environmentId: cur.id, backup },
           orgId: site.org_id,
           siteId: site.id,
           environmentId: cur.id,
@@ -327,7 +332,7 @@ export default async function environmentsRoutes(base: FastifyInstance): Promise
           orgId: site.org_id,
           targetType: 'environment',
           targetId: cur.id,
-          details: { name: cur.name, jobId: job.id },
+          details: { name: cur.name, jobId: job.id, backup },
         });
         const row = await trx.selectFrom('environments').selectAll().where('id', '=', cur.id).executeTakeFirstOrThrow();
         return { environment: toEnvironment(row), job: toJobDto(job) };

@@ -15,6 +15,7 @@ import {
 } from '@triplane/spec';
 import type { FastifyInstance } from 'fastify';
 import { audit } from '../../../audit/audit.ts';
+import { PRE_DELETE_STATUSES } from '../../../backups/pre-delete.ts';
 import { newInstallIntent, WORDPRESS_KINDS } from '../../../desired/install.ts';
 import { toJobDto } from '../../../jobs/dto.ts';
 import { enqueueJob, type JobRow } from '../../../jobs/enqueue.ts';
@@ -324,7 +325,8 @@ export default async function sitesRoutes(base: FastifyInstance): Promise<void> 
     {
       schema: {
         tags: TAGS,
-        summary: 'Delete a site and everything in it (asynchronous); repeat its name in ?confirm=',
+        summary:
+          'Delete a site and everything in it (asynchronous); repeat its name in ?confirm=. A pre-delete backup is taken first unless ?backup=false',
         params: SiteParams,
         querystring: ConfirmQuery,
         response: { 202: DeleteSiteResponse, ...errorResponses(400, 401, 403, 404, 422) },
@@ -334,21 +336,27 @@ export default async function sitesRoutes(base: FastifyInstance): Promise<void> 
       const u = requireUser(req);
       const { site } = await requireSiteRole(req, req.params.id, 'admin');
       requireConfirm(req.query.confirm, site.name, 'site');
+      const wantBackup = req.query.backup ?? true;
       const out = await store.transaction(async (trx) => {
         const cur = await trx.selectFrom('sites').selectAll().where('id', '=', site.id).executeTakeFirst();
         if (!cur) throw new TriplaneError('TRIPLANE_ERR_NOT_FOUND', 'site not found');
         const now = isoNow(app.ctx.clock);
-        if (cur.status === 'deleting') {
-          const active = await trx
-            .selectFrom('jobs')
-            .selectAll()
-            .where('kind', '=', 'site.delete')
-            .where('site_id', '=', cur.id)
-            .where('state', 'in', ['queued', 'running'])
-            .orderBy('created_at', 'desc')
-            .executeTakeFirst();
-          if (active) return { site: toSite(cur), job: toJobDto(active) };
-        } else {
+        // Already being deleted (maybe still taking its pre-delete backups): the same job.
+        const active = await trx
+          .selectFrom('jobs')
+          .selectAll()
+          .where('kind', '=', 'site.delete')
+          .where('site_id', '=', cur.id)
+          .where('state', 'in', ['queued', 'running'])
+          .orderBy('created_at', 'desc')
+          .executeTakeFirst();
+        if (active) return { site: toSite(cur), job: toJobDto(active) };
+        // With a backup of a running environment, the site keeps running until its backups are
+        // confirmed (the job marks it `deleting` then); otherwise it leaves the edge and its
+        // servers now.
+        const envs = await trx.selectFrom('environments').select(['status']).where('site_id', '=', cur.id).execute();
+        const backup = wantBackup && envs.some((e) => PRE_DELETE_STATUSES.includes(e.status));
+        if (!backup && cur.status !== 'deleting') {
           await trx.updateTable('sites').set({ status: 'deleting', updated_at: now }).where('id', '=', cur.id).execute();
           await trx
             .updateTable('environments')
@@ -360,7 +368,7 @@ export default async function sitesRoutes(base: FastifyInstance): Promise<void> 
         const { job } = await enqueueJob(trx, {
           kind: 'site.delete',
           lane: 'interactive',
-          params: { siteId: cur.id },
+          params: { siteId: cur.id, backup },
           orgId: cur.org_id,
           siteId: cur.id,
           createdBy: u.userId,
@@ -371,9 +379,10 @@ export default async function sitesRoutes(base: FastifyInstance): Promise<void> 
           orgId: cur.org_id,
           targetType: 'site',
           targetId: cur.id,
-          details: { name: cur.name, jobId: job.id },
+          details: { name: cur.name, jobId: job.id, backup },
         });
-        return { site: toSite({ ...cur, status: 'deleting', updated_at: now }), job: toJobDto(job) };
+        const row = await trx.selectFrom('sites').selectAll().where('id', '=', cur.id).executeTakeFirstOrThrow();
+        return { site: toSite(row), job: toJobDto(job) };
       });
       return reply.code(202).send(out);
     },
