@@ -129,6 +129,13 @@ describe('PodmanDriver smoke (real podman)', { skip: reason ?? false }, () => {
       return probe.ok;
     });
 
+    // Usage numbers come from the containers' cgroup files (no `podman stats`).
+    const sampling = new PodmanDriver({ stateDir: dir, statsEveryMs: 1, images });
+    await until('memory of every container from its cgroup', async () => {
+      const cs = (await sampling.list())[0]?.containers ?? [];
+      return cs.length === 4 && cs.every((c) => c.memoryBytes > 0 && c.cpuPercent >= 0);
+    });
+
     r.setDesired([]);
     const removed = await r.pass();
     assert.deepEqual(

@@ -2,17 +2,9 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { httpProbe, parseSize } from './podman-driver.ts';
+import { httpProbe } from './podman-driver.ts';
 
 describe('podman driver helpers', () => {
-  it('parses podman stats sizes', () => {
-    assert.equal(parseSize('548.9kB'), 548_900);
-    assert.equal(parseSize('12MB'), 12_000_000);
-    assert.equal(parseSize('1.5GiB'), 1_610_612_736);
-    assert.equal(parseSize('0B'), 0);
-    assert.equal(parseSize('--'), 0);
-  });
-
   it('probes over HTTP: < 500 is healthy, 5xx and refused are not, Host header sent', async () => {
     let status = 302;
     let seenHost = '';

@@ -58,7 +58,7 @@ async function makeRepo(dir: string, password = passwordFile): Promise<Restic> {
     passwordFile: password,
     cacheDir: join(root, 'cache'),
     // normal CPU weight in tests (the lane itself is lowprio.test.ts's subject)
-    lane: { nice: 0, cgroup: { name: LANE, cpuShares: 1024 } },
+    lane: { nice: 0, cgroup: { name: LANE, cpuShares: 1024, cpuIdle: false } },
     killGraceMs: 2000,
   });
 }

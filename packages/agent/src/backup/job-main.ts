@@ -56,6 +56,8 @@ export async function resticFor(stateDir: string, env: NodeJS.ProcessEnv = proce
     repository: env.TRIPLANE_BACKUP_REPOSITORY ?? join(dir, 'repo'),
     passwordFile,
     cacheDir: join(dir, 'cache'),
+    // An operator's cap on repository writes (KiB/s), e.g. for a slow disk or a metered link.
+    ...(Number(env.TRIPLANE_BACKUP_LIMIT_UPLOAD_KIB) > 0 ? { limitUploadKiB: Number(env.TRIPLANE_BACKUP_LIMIT_UPLOAD_KIB) } : {}),
   });
 }
 

@@ -61,7 +61,7 @@ function newRestic(repository: string, extra: Partial<ConstructorParameters<type
     // The lane's nice/ionice/cgroup mechanics are lowprio.test.ts's subject. Here restic runs
     // in a test lane at normal CPU weight: on a busy shared CI box an idle-priority restic is
     // starved for minutes, which is the lane working, not a test result.
-    lane: { nice: 0, cgroup: { name: LANE, cpuShares: 1024 } },
+    lane: { nice: 0, cgroup: { name: LANE, cpuShares: 1024, cpuIdle: false } },
     killGraceMs: 2000,
     ...extra,
   });
@@ -161,7 +161,9 @@ describe('restic', () => {
   });
 
   it('streams stdin into a snapshot and dumps the same bytes back (file and tar)', async () => {
-    const { restic } = await freshRepo();
+    const { dir } = await freshRepo();
+    // With an upload cap (TRIPLANE_BACKUP_LIMIT_UPLOAD_KIB): restic accepts it on every command.
+    const restic = newRestic(dir, { limitUploadKiB: 512 * 1024 });
     const data = randomBytes(3 * 1024 * 1024 + 17);
     const progress: Progress[] = [];
     const snap = await restic.backupStdin(Readable.from([data.subarray(0, 1000), data.subarray(1000)]), {

@@ -35,6 +35,11 @@ export interface ResticOptions {
   connections?: number;
   /** The low-priority lane (nice, ionice, cgroup, GOMAXPROCS…); see lowprio.ts. */
   lane?: LowPriorityOptions;
+  /**
+   * `--limit-upload` (KiB/s) for every command: bounds what restic writes to the repository, and
+   * so the kernel's writeback of it, which runs outside the low-priority lane (bench/RESULTS.md).
+   */
+  limitUploadKiB?: number;
   /** How long restic gets to remove its lock after SIGINT before it is killed (default 3000 ms). */
   killGraceMs?: number;
   /** restic status lines per second (default 1). */
@@ -591,6 +596,7 @@ export class Restic {
     const connections = Math.max(minConnections, o.connections ?? (backend === 'local' ? 1 : 2));
     const args = [`--repo=${o.repository}`, `--password-file=${o.passwordFile}`, '-o', `${backend}.connections=${connections}`];
     if (o.cacheDir) args.push(`--cache-dir=${o.cacheDir}`);
+    if (o.limitUploadKiB && o.limitUploadKiB > 0) args.push(`--limit-upload=${Math.floor(o.limitUploadKiB)}`);
     return args;
   }
 
