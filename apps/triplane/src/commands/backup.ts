@@ -254,16 +254,21 @@ export function registerSync(program: Command): void {
     withApi(
       env
         .command('staging')
-        .description('create a staging environment filled from production (noindex)')
+        .description('create a staging environment filled from production, live or --from-backup (noindex)')
         .argument('<site>', 'site name or id')
         .option('--name <name>', 'environment name', 'staging')
         .option('--domain <hostname>', 'a domain of the staging environment (repeatable)', collect, [])
+        .option('--from-backup <id>', 'fill it from this backup of production instead of the live site')
         .option('--org <org>', 'organization (when the site name is not unique)'),
     ),
   ).action(async (siteRef: string, flags: Flags) => {
     const s = session(flags);
     const { site } = await resolveEnvironment(s.client, siteRef, 'production', flags.org as string | undefined);
-    const r = await s.client.backups.createStaging(site.id, { name: flags.name as string, domains: flags.domain as string[] });
+    const r = await s.client.backups.createStaging(site.id, {
+      name: flags.name as string,
+      domains: flags.domain as string[],
+      ...(flags.fromBackup ? { fromBackupId: flags.fromBackup as string } : {}),
+    });
     const { job: final, waited } = await maybeWait(s, r.syncJob, `staging of ${site.name}`, flags);
     if (s.json) {
       printJson({ ...r, syncJob: final });
@@ -272,7 +277,9 @@ export function registerSync(program: Command): void {
     }
     if (!waited) return line(`environment ${r.environment.name} created; copying production: job ${r.syncJob.id}`);
     assertSucceeded(final);
-    line(`${site.name}/${r.environment.name} is a copy of production`);
+    line(
+      `${site.name}/${r.environment.name} is a copy of production${flags.fromBackup ? ` as of backup ${flags.fromBackup}` : ''}`,
+    );
   });
 
   for (const direction of ['push', 'pull'] as const) {

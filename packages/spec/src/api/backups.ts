@@ -150,6 +150,8 @@ export const StagingRequest = Type.Object(
   {
     name: Type.Optional(Slug),
     domains: Type.Optional(Type.Array(Hostname, { maxItems: 20 })),
+    /** Fill it from this backup of the site instead of live production. */
+    fromBackupId: Type.Optional(Id),
   },
   { additionalProperties: false },
 );

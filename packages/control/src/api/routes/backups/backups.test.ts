@@ -244,6 +244,13 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         409,
         'exists already',
       );
+      // A second staging, filled from a backup of production instead of live.
+      const st2 = await h.call(h.owner.token, 'POST', `/api/v1/sites/${shopSite}/staging`, { name: 'qa', fromBackupId: bk });
+      assert.equal(st2.statusCode, 202, st2.body);
+      assert.equal(st2.json().syncJob.params.fromBackup.backupId, bk);
+      assert.equal(st2.json().syncJob.params.noindex, true);
+      const st3 = await h.call(h.owner.token, 'POST', `/api/v1/sites/${siteId}/staging`, { name: 'qa', fromBackupId: bk });
+      assert.equal(st3.json().error.code, 'TRIPLANE_ERR_BACKUP_WRONG_SITE');
       const stagingId = st.json().environment.id;
       // Push defaults to woo-safe + files with a pre-push backup; pull to all.
       const push = await h.call(h.owner.token, 'POST', `/api/v1/environments/${stagingId}/push`, {});

@@ -147,6 +147,36 @@ export async function enqueueSync(trx: Kysely<DB>, p: SyncPlan, clock: import('@
 }
 
 /**
+ * A backup as the source of a clone or staging, checked here rather than on the agent: it is of
+ * this site's production (`source`, whose data the agent verifies it against), kept, and in the
+ * repository of the server the copy runs on.
+ */
+async function backupAsSource(
+  trx: Kysely<DB>,
+  backupId: string | undefined,
+  site: { id: string; name: string },
+  source: Selectable<EnvironmentsTable>,
+  serverId: string,
+): Promise<SyncPlan['fromBackup']> {
+  if (!backupId) return undefined;
+  const bk = await trx.selectFrom('backups').selectAll().where('id', '=', backupId).executeTakeFirst();
+  if (!bk) throw new TriplaneError('TRIPLANE_ERR_NOT_FOUND', 'backup not found');
+  if (bk.site_id !== site.id) {
+    throw new TriplaneError('TRIPLANE_ERR_BACKUP_WRONG_SITE', `backup ${bk.id} is not a backup of ${site.name}`);
+  }
+  if (bk.environment_id !== source.id) {
+    throw new TriplaneError(
+      'TRIPLANE_ERR_BACKUP_WRONG_ENVIRONMENT',
+      `backup ${bk.id} is of ${bk.environment_name}; copies are made from production's backups`,
+    );
+  }
+  if (bk.state !== 'available') throw new TriplaneError('TRIPLANE_ERR_BACKUP_PRUNED', 'this backup was removed by retention');
+  if (bk.server_id !== serverId)
+    throw new TriplaneError('TRIPLANE_ERR_BACKUP_UNREACHABLE', 'the backup is on another app server');
+  return { backupId: bk.id, dbSnapshotId: bk.db_snapshot_id, filesSnapshotId: bk.files_snapshot_id };
+}
+
+/**
  * Clone, staging, push and pull (spec/api/backups.ts). The data work is an `env.sync` job on
  * the source's app server; environments created here are pinned to that server.
  */
@@ -174,19 +204,7 @@ export async function registerSyncRoutes(base: FastifyInstance): Promise<void> {
       const out = await store.transaction(async (trx) => {
         const source = await productionOf(trx, site.id);
         const serverId = dataServerOf(source);
-        let fromBackup: SyncPlan['fromBackup'];
-        if (b.fromBackupId) {
-          const bk = await trx.selectFrom('backups').selectAll().where('id', '=', b.fromBackupId).executeTakeFirst();
-          if (!bk) throw new TriplaneError('TRIPLANE_ERR_NOT_FOUND', 'backup not found');
-          if (bk.site_id !== site.id) {
-            throw new TriplaneError('TRIPLANE_ERR_BACKUP_WRONG_SITE', `backup ${bk.id} is not a backup of ${site.name}`);
-          }
-          if (bk.state !== 'available')
-            throw new TriplaneError('TRIPLANE_ERR_BACKUP_PRUNED', 'this backup was removed by retention');
-          if (bk.server_id !== serverId)
-            throw new TriplaneError('TRIPLANE_ERR_BACKUP_UNREACHABLE', 'the backup is on another app server');
-          fromBackup = { backupId: bk.id, dbSnapshotId: bk.db_snapshot_id, filesSnapshotId: bk.files_snapshot_id };
-        }
+        const fromBackup = await backupAsSource(trx, b.fromBackupId, site, source, serverId);
         const taken = await trx
           .selectFrom('sites')
           .select('id')
@@ -278,7 +296,7 @@ export async function registerSyncRoutes(base: FastifyInstance): Promise<void> {
     {
       schema: {
         tags: TAGS,
-        summary: 'Create a staging environment filled from production (noindex)',
+        summary: 'Create a staging environment filled from production, live or from one of its backups (noindex)',
         params: IdParams,
         body: StagingRequest,
         response: { 202: CreatedResponse, ...errorResponses(400, 401, 403, 404, 409, 422) },
@@ -294,6 +312,7 @@ export async function registerSyncRoutes(base: FastifyInstance): Promise<void> {
       const out = await store.transaction(async (trx) => {
         const source = await productionOf(trx, site.id);
         const serverId = dataServerOf(source);
+        const fromBackup = await backupAsSource(trx, req.body.fromBackupId, site, source, serverId);
         const exists = await trx
           .selectFrom('environments')
           .select('id')
@@ -334,7 +353,17 @@ export async function registerSyncRoutes(base: FastifyInstance): Promise<void> {
         const target = await trx.selectFrom('environments').selectAll().where('id', '=', env.id).executeTakeFirstOrThrow();
         const syncJob = await enqueueSync(
           trx,
-          { mode: 'staging', site, source, target, targetServerId: serverId, files: true, database: 'all', createdBy: u.userId },
+          {
+            mode: 'staging',
+            site,
+            source,
+            target,
+            targetServerId: serverId,
+            files: true,
+            database: 'all',
+            fromBackup,
+            createdBy: u.userId,
+          },
           clock,
         );
         await audit(trx, req, {
@@ -342,7 +371,13 @@ export async function registerSyncRoutes(base: FastifyInstance): Promise<void> {
           orgId: site.org_id,
           targetType: 'environment',
           targetId: env.id,
-          details: { name, domains: hostnames, jobId: job.id, syncJobId: syncJob.id },
+          details: {
+            name,
+            domains: hostnames,
+            jobId: job.id,
+            syncJobId: syncJob.id,
+            fromBackupId: req.body.fromBackupId ?? null,
+          },
         });
         return {
           site: toSite(site),
