@@ -221,6 +221,13 @@ test('requests through a real edge reach the log search and the live stream with
   const errors = await run(['env', 'logs', site, '--kind', 'error', '--since', '1h']);
   assert.match(errors.stdout, new RegExp(` ERROR 403 GET ${site}\\.example\\.test/\\?id=.* WAF blocked`));
   assert.equal((await run(['env', 'logs', site, '--kind', 'debug'])).code, 2);
+  // --source: the edge wrote every line here; a site's own nginx/php lines are the agent's (agent/src/logs)
+  const edgeErrors = await run(['env', 'logs', site, '--source', 'edge', '--kind', 'error']);
+  assert.match(edgeErrors.stdout, / ERROR 403 GET .* WAF blocked/);
+  const php = await run(['env', 'logs', site, '--source', 'php']);
+  assert.equal(php.code, 0, php.stderr);
+  assert.equal(php.stdout.trim(), '');
+  assert.equal((await run(['env', 'logs', site, '--source', 'apache'])).code, 2);
 
   const follow = spawn(BIN, ['env', 'logs', site, '--follow', '--q', 'followed'], {
     env: cp.env(),

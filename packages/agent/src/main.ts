@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type Clock, createLogger, type Logger, systemClock, TriplaneError } from '@triplane/kernel';
@@ -8,6 +9,7 @@ import { ControlLink } from './control-link.ts';
 import { hostFacts } from './facts.ts';
 import { fileJobRunner } from './files/runner.ts';
 import { AgentJobRunner } from './jobs/runner.ts';
+import { SiteLogCollector } from './logs/collector.ts';
 import { ContainerMetrics, podNameOf } from './metrics/container-metrics.ts';
 import { PodmanDriver } from './podman-driver.ts';
 import type { ReconcileConfig } from './reconcile/config.ts';
@@ -165,6 +167,16 @@ export async function runAgent(o: AgentOptions): Promise<RunningAgent> {
         logger: log,
       });
   containerMetrics?.start();
+  // the site pods' nginx and php-fpm error logs to the control plane every 2 s (docs/logs.md)
+  const siteLogs = o.driver
+    ? undefined
+    : new SiteLogCollector({
+        environments: () => (desired ?? []).map((e) => ({ id: e.id, podName: podNameOf(e) })),
+        post: (b) => link.call('POST', `/agents/${encodeURIComponent(identity.serverId)}/logs`, b, { timeoutMs: 5000 }),
+        stateFile: join(stateDir.path, 'site-logs.json'),
+        logger: log,
+      });
+  siteLogs?.start();
   log.info({ serverId: identity.serverId, driver: driver.name }, 'agent running');
   return {
     serverId: identity.serverId,
@@ -173,6 +185,7 @@ export async function runAgent(o: AgentOptions): Promise<RunningAgent> {
     async stop() {
       await Promise.all([jobs?.stop(), fileJobs?.stop()]);
       await containerMetrics?.stop();
+      await siteLogs?.stop();
       await link.stop();
       await runner.stop();
       // An install or cron request in flight is left to finish on its own (idempotent).

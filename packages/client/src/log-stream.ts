@@ -1,10 +1,12 @@
-import type { LogKind, LogLine } from '@triplane/spec';
+import type { LogKind, LogLine, LogSource } from '@triplane/spec';
 import { errorFromBody, TriplaneApiError } from './errors.ts';
 import { seg, type Transport } from './http.ts';
 import { type SseEvent, SseParser } from './sse.ts';
 
 export interface LogFilters {
   kind?: LogKind | undefined;
+  /** edge, nginx (the site's nginx error log) or php (php-fpm and PHP errors). */
+  source?: LogSource | undefined;
   /** Case-insensitive substring of path, user agent or message. */
   q?: string | undefined;
   /** `5xx` or `404`. */
@@ -68,7 +70,7 @@ export async function followLogs(
     try {
       const headers: Record<string, string> = { accept: 'text/event-stream' };
       if (lastId) headers['last-event-id'] = lastId;
-      const query = { kind: o.kind, q: o.q, status: o.status, after: lastId };
+      const query = { kind: o.kind, source: o.source, q: o.q, status: o.status, after: lastId };
       const res = await t.raw('GET', `/environments/${seg(environmentId)}/logs/stream`, {
         headers,
         query,

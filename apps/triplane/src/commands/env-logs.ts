@@ -1,4 +1,4 @@
-import type { LogKind, LogLine } from '@triplane/spec';
+import type { LogKind, LogLine, LogSource } from '@triplane/spec';
 import type { Command } from 'commander';
 import { type Flags, intArg, withApi } from '../cli/command.ts';
 import { session } from '../cli/context.ts';
@@ -7,10 +7,13 @@ import { line, note, printJson } from '../cli/output.ts';
 import { resolveEnvironment } from '../cli/resolve.ts';
 
 const KINDS = ['access', 'error'] as const;
+const SOURCES = ['edge', 'nginx', 'php'] as const;
 
-/** One log line as text: time, status, request, timing, cache, WAF; error lines with their message. */
+/** One log line as text: time, status, request, timing, cache, WAF; error lines with their message (site ones with their source). */
 export function formatLogLine(l: LogLine): string {
   const target = `${l.host ?? '-'}${l.path ?? ''}`;
+  if (l.source === 'nginx' || l.source === 'php')
+    return `${l.at} ${l.source.toUpperCase()} ${l.method ?? '-'} ${target} ${l.message ?? ''}`.trimEnd();
   if (l.kind === 'error') return `${l.at} ERROR ${l.status ?? '-'} ${l.method ?? '-'} ${target} ${l.message ?? ''}`.trimEnd();
   const parts = [
     l.at,
@@ -40,11 +43,12 @@ export function registerEnvLogs(program: Command): void {
   withApi(
     env
       .command('logs')
-      .description("an environment's access and error log (last 24 h), or follow it live")
+      .description("an environment's access and error log, with its nginx and PHP errors (last 24 h), or follow it live")
       .argument('<site>', 'site name or id (or an environment id)')
       .argument('[env]', 'environment name (default production)', undefined)
       .option('-f, --follow', 'keep printing new lines as they arrive (Ctrl-C stops)')
       .option('--kind <kind>', 'access or error')
+      .option('--source <source>', "edge, nginx or php (the site's own nginx and PHP error logs)")
       .option('--status <status>', 'a status class (5xx) or a status (404)')
       .option('--q <text>', 'substring of the path, user agent or message (case-insensitive)')
       .option('--since <time>', 'from this long ago (15m, 1h, 1d) or an ISO timestamp')
@@ -54,6 +58,9 @@ export function registerEnvLogs(program: Command): void {
   ).action(async (siteRef: string, envRef: string | undefined, flags: Flags) => {
     const kind = flags.kind as string | undefined;
     if (kind !== undefined && !(KINDS as readonly string[]).includes(kind)) throw usageError('--kind: access or error');
+    const source = flags.source as string | undefined;
+    if (source !== undefined && !(SOURCES as readonly string[]).includes(source))
+      throw usageError('--source: edge, nginx or php');
     const status = flags.status as string | undefined;
     if (status !== undefined && !/^([1-5]xx|[0-9]{3})$/.test(status))
       throw usageError('--status: a class (5xx) or a status (404)');
@@ -64,7 +71,12 @@ export function registerEnvLogs(program: Command): void {
     }
     const s = session(flags);
     const { env: e } = await resolveEnvironment(s.client, siteRef, envRef, flags.org as string | undefined);
-    const filters = { kind: kind as LogKind | undefined, status, q: flags.q as string | undefined };
+    const filters = {
+      kind: kind as LogKind | undefined,
+      source: source as LogSource | undefined,
+      status,
+      q: flags.q as string | undefined,
+    };
     const page = await s.client.environments.logs(e.id, {
       ...filters,
       since: flags.since as string | undefined,

@@ -1,9 +1,10 @@
 import { TriplaneError } from '@triplane/kernel';
-import type { LogKind, LogLine } from '@triplane/spec';
+import type { LogKind, LogLine, LogSource } from '@triplane/spec';
 
 /** What a search or a stream asks for; every field optional (docs/logs.md). */
 export interface LogFilter {
   kind?: LogKind | undefined;
+  source?: LogSource | undefined;
   /** Lower-cased substring of path, user agent or message. */
   q?: string | undefined;
   /** Inclusive status range: `5xx` → [500, 599], `404` → [404, 404]. */
@@ -42,11 +43,19 @@ export function parseStatus(s: string | undefined): readonly [number, number] | 
 }
 
 export function toFilter(
-  q: { kind?: LogKind | undefined; q?: string | undefined; status?: string | undefined; since?: string; until?: string },
+  q: {
+    kind?: LogKind | undefined;
+    source?: LogSource | undefined;
+    q?: string | undefined;
+    status?: string | undefined;
+    since?: string;
+    until?: string;
+  },
   nowMs: number,
 ): LogFilter {
   return {
     kind: q.kind,
+    source: q.source,
     q: q.q ? q.q.toLowerCase() : undefined,
     status: parseStatus(q.status),
     since: q.since === undefined ? undefined : parseLogTime(q.since, nowMs, 'since'),
@@ -57,6 +66,7 @@ export function toFilter(
 /** The same filter in memory: lines the stream got from the in-process notifier. */
 export function matches(line: LogLine, f: LogFilter): boolean {
   if (f.kind && line.kind !== f.kind) return false;
+  if (f.source && line.source !== f.source) return false;
   if (f.status) {
     if (line.status === undefined || line.status < f.status[0] || line.status > f.status[1]) return false;
   }

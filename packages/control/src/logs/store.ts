@@ -1,6 +1,16 @@
 import type { Clock } from '@triplane/kernel';
-import type { EdgeLogBatch, EdgeLogLine, LogIngestResult, LogLine, LogList } from '@triplane/spec';
+import type {
+  AgentLogBatch,
+  AgentLogLine,
+  EdgeLogBatch,
+  EdgeLogLine,
+  LogIngestResult,
+  LogLine,
+  LogList,
+  LogSource,
+} from '@triplane/spec';
 import { type Insertable, type Selectable, sql } from 'kysely';
+import { parseServerIds } from '../desired/rows.ts';
 import type { Store } from '../store/store.ts';
 import type { LogFilter } from './filter.ts';
 import { logIdFloor, newLogId } from './ids.ts';
@@ -16,7 +26,10 @@ export const LOG_KEEP_MS = 24 * 3_600_000;
  * numbers are the metrics' job (docs/metrics.md).
  */
 export const LOG_KEEP_ACCESS = 50_000;
-/** …and error lines, counted apart so a flood of requests never pushes the errors out. */
+/**
+ * …and error lines, counted apart so a flood of requests never pushes the errors out — and per source
+ * (edge, nginx, php), so a PHP warning logged on every request never pushes the edge's errors out.
+ */
 export const LOG_KEEP_ERROR = 10_000;
 /** An edge's timestamp is trusted only within this much before the control plane's clock (and never after it). */
 export const LOG_CLOCK_SLACK_MS = 10 * 60_000;
@@ -24,7 +37,15 @@ export const LOG_CLOCK_SLACK_MS = 10 * 60_000;
 export const PRUNE_AGE_EVERY_MS = 60_000;
 export const PRUNE_COUNT_EVERY_MS = 30_000;
 
-/** Rows per INSERT: 10 columns each, far below SQLite's and PostgreSQL's bound-parameter limits. */
+/** The (kind, source) groups capped apart: access lines come only from edges. */
+const CAPPED = [
+  ['access', 'edge'],
+  ['error', 'edge'],
+  ['error', 'nginx'],
+  ['error', 'php'],
+] as const;
+
+/** Rows per INSERT: 11 columns each, far below SQLite's and PostgreSQL's bound-parameter limits. */
 const CHUNK = 100;
 
 export interface EnvironmentLogsOptions {
@@ -33,7 +54,8 @@ export interface EnvironmentLogsOptions {
 }
 
 /**
- * The 24-hour log store of environments (migration 008): ingest from edges, search, and the reads
+ * The 24-hour log store of environments (migrations 008, 009): ingest from edges (access and error
+ * lines) and from app servers (their site pods' nginx and php error lines), search, and the reads
  * behind the live stream. Bounded with no scheduler: ingest deletes lines past 24 h (at most once a
  * minute) and an environment's lines past the newest LOG_KEEP_ACCESS / LOG_KEEP_ERROR (at most every
  * 30 s per environment, so between two cuts an environment may hold what arrived in 30 s more).
@@ -56,29 +78,45 @@ export class EnvironmentLogs {
     this.#keep = { access: o.keepAccess ?? LOG_KEEP_ACCESS, error: o.keepError ?? LOG_KEEP_ERROR };
   }
 
-  /** Stores a batch; lines of unknown environments are ignored. Returns the stored lines (for the notifier). */
-  async ingest(batch: EdgeLogBatch): Promise<LogIngestResult & { lines: LogLine[] }> {
+  /** Stores an edge's batch; lines of unknown environments are ignored. Returns the stored lines (for the notifier). */
+  ingest(batch: EdgeLogBatch): Promise<LogIngestResult & { lines: LogLine[] }> {
+    return this.#ingest(batch.lines, toRow, undefined);
+  }
+
+  /**
+   * Stores an app server's batch of site error lines (nginx, php). Only lines of environments placed
+   * on that server are stored; the rest are `ignored` (a server never writes another's logs).
+   */
+  ingestSite(serverId: string, batch: AgentLogBatch): Promise<LogIngestResult & { lines: LogLine[] }> {
+    return this.#ingest(batch.lines, toSiteRow, serverId);
+  }
+
+  async #ingest<L extends { environmentId: string }>(
+    lines: readonly L[],
+    row: (l: L, now: number) => Insertable<EnvironmentLogsTable>,
+    serverId: string | undefined,
+  ): Promise<LogIngestResult & { lines: LogLine[] }> {
     const now = this.#clock.now();
-    const wanted = [...new Set(batch.lines.map((l) => l.environmentId))];
+    const wanted = [...new Set(lines.map((l) => l.environmentId))];
     const out = await this.#store.transaction(async (t) => {
       const trx = logsTrx(t);
       const known = new Set<string>();
       for (let i = 0; i < wanted.length; i += 500) {
         const rows = await trx
           .selectFrom('environments')
-          .select('id')
+          .select(['id', 'server_ids'])
           .where('id', 'in', wanted.slice(i, i + 500))
           .execute();
-        for (const r of rows) known.add(r.id);
+        for (const r of rows) if (serverId === undefined || parseServerIds(r.server_ids).includes(serverId)) known.add(r.id);
       }
       const rows: Insertable<EnvironmentLogsTable>[] = [];
-      for (const l of batch.lines) if (known.has(l.environmentId)) rows.push(toRow(l, now));
+      for (const l of lines) if (known.has(l.environmentId)) rows.push(row(l, now));
       for (let i = 0; i < rows.length; i += CHUNK)
         await trx
           .insertInto('environment_logs')
           .values(rows.slice(i, i + CHUNK))
           .execute();
-      return { accepted: rows.length, ignored: batch.lines.length - rows.length, rows, known };
+      return { accepted: rows.length, ignored: lines.length - rows.length, rows, known };
     });
     await this.#maybePrune(now, out.known);
     return {
@@ -109,6 +147,7 @@ export class EnvironmentLogs {
   #filtered(environmentId: string, f: LogFilter) {
     let q = logsDb(this.#store.db).selectFrom('environment_logs').selectAll().where('environment_id', '=', environmentId);
     if (f.kind) q = q.where('kind', '=', f.kind);
+    if (f.source) q = q.where('source', '=', f.source);
     if (f.status) q = q.where('status', '>=', f.status[0]).where('status', '<=', f.status[1]);
     if (f.since !== undefined) q = q.where('at', '>=', f.since);
     if (f.until !== undefined) q = q.where('at', '<', f.until);
@@ -136,15 +175,16 @@ export class EnvironmentLogs {
       for (const [env, t] of this.#lastCountPrune) if (now - t > PRUNE_COUNT_EVERY_MS) this.#lastCountPrune.delete(env);
   }
 
-  /** Deletes an environment's lines past the newest keepAccess access / keepError error lines. */
+  /** Deletes an environment's lines past the newest keepAccess access / keepError error lines (errors per source). */
   async pruneEnvironment(environmentId: string): Promise<number> {
     const db = logsDb(this.#store.db);
     let deleted = 0;
-    for (const kind of ['access', 'error'] as const) {
+    for (const [kind, source] of CAPPED) {
       const cut = await db
         .selectFrom('environment_logs')
         .select('id')
         .where('environment_id', '=', environmentId)
+        .where('source', '=', source)
         .where('kind', '=', kind)
         .orderBy('id', 'desc')
         .offset(this.#keep[kind])
@@ -154,6 +194,7 @@ export class EnvironmentLogs {
       const r = await db
         .deleteFrom('environment_logs')
         .where('environment_id', '=', environmentId)
+        .where('source', '=', source)
         .where('kind', '=', kind)
         .where('id', '<=', cut.id)
         .executeTakeFirst();
@@ -195,11 +236,32 @@ function toRow(l: EdgeLogLine, now: number): Insertable<EnvironmentLogsTable> {
     environment_id: l.environmentId,
     at: Math.min(now, Math.max(now - LOG_CLOCK_SLACK_MS, l.at)),
     kind: l.kind,
+    source: 'edge',
     status: l.status ?? null,
     method: l.method ?? null,
     path: l.path ?? null,
     ua: l.ua ?? null,
     message: l.message ?? null,
+    line: JSON.stringify(rest),
+  };
+}
+
+/** A site pod's error line: always kind `error`; host and client IP (from nginx's context) go to the JSON part. */
+function toSiteRow(l: AgentLogLine, now: number): Insertable<EnvironmentLogsTable> {
+  const rest: Record<string, unknown> = {};
+  if (l.host !== undefined) rest.host = l.host;
+  if (l.ip !== undefined) rest.ip = l.ip;
+  return {
+    id: newLogId(now),
+    environment_id: l.environmentId,
+    at: Math.min(now, Math.max(now - LOG_CLOCK_SLACK_MS, l.at)),
+    kind: 'error',
+    source: l.source,
+    status: null,
+    method: l.method ?? null,
+    path: l.path ?? null,
+    ua: null,
+    message: l.message,
     line: JSON.stringify(rest),
   };
 }
@@ -210,6 +272,7 @@ function toLine(r: Selectable<EnvironmentLogsTable>): LogLine {
     id: r.id,
     environmentId: r.environment_id,
     at: new Date(Number(r.at)).toISOString(),
+    source: (r.source ?? 'edge') as LogSource,
     kind: r.kind as LogLine['kind'],
   };
   if (r.method !== null) line.method = r.method;

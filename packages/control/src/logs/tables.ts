@@ -1,13 +1,15 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { DB } from '../store/schema.ts';
 
-/** A row of `environment_logs` (migration 008). `line`: JSON of the fields that are not columns. */
+/** A row of `environment_logs` (migrations 008, 009). `line`: JSON of the fields that are not columns. */
 export interface EnvironmentLogsTable {
   id: string;
   environment_id: string;
   /** epoch ms (bigint: PostgreSQL answers it as a string) */
   at: number | string;
   kind: string;
+  /** edge | nginx | php (migration 009; a default, so inserts may leave it out). */
+  source: string;
   status: number | null;
   method: string | null;
   path: string | null;

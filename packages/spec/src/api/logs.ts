@@ -6,9 +6,11 @@ import { Id, Timestamp } from '../primitives.ts';
  * WAF blocks), shipped by every edge in batches and kept by the control plane for 24 h (docs/logs.md).
  *
  *   POST /api/v1/edge/logs                          (edge servers) EdgeLogBatch → 202 LogIngestResult
- *   GET  /api/v1/environments/{id}/logs?kind=&q=&status=&since=&until=&limit=&cursor=
+ *   POST /api/v1/agents/{id}/logs                   (app servers) AgentLogBatch → 202 LogIngestResult:
+ *                                                   the site pods' nginx and php-fpm error logs
+ *   GET  /api/v1/environments/{id}/logs?kind=&source=&q=&status=&since=&until=&limit=&cursor=
  *                                                   (viewer and up on the site) → LogList, newest first
- *   GET  /api/v1/environments/{id}/logs/stream?kind=&q=&status=
+ *   GET  /api/v1/environments/{id}/logs/stream?kind=&source=&q=&status=
  *                                                   (viewer and up) text/event-stream: `event: line`,
  *                                                   `id:` = the line's id (Last-Event-ID resumes)
  *
@@ -27,6 +29,15 @@ export const LOG_MESSAGE_MAX = 512;
 
 export const LogKind = Type.Union([Type.Literal('access'), Type.Literal('error')]);
 export type LogKind = Static<typeof LogKind>;
+
+/**
+ * Who wrote a line: `edge` (access and error lines of the edge), `nginx` (the error log of the site
+ * pod's nginx), `php` (php-fpm's log: PHP errors, warnings, slow-log entries, pool warnings).
+ */
+export const LogSource = Type.Union([Type.Literal('edge'), Type.Literal('nginx'), Type.Literal('php')]);
+export type LogSource = Static<typeof LogSource>;
+/** A site pod's error-log lines may be longer than the edge's (a PHP fatal error with its stack trace). */
+export const LOG_SITE_MESSAGE_MAX = 2048;
 
 /** The fields of a line, as the edge sends them and the API answers them (all but kind optional). */
 const lineFields = {
@@ -83,12 +94,52 @@ export const LogIngestResult = Type.Object(
 );
 export type LogIngestResult = Static<typeof LogIngestResult>;
 
+/**
+ * One error-log line of a site pod as an agent posts it: `at` is the container log's timestamp
+ * (epoch ms, clamped by the control plane); method/host/path/ip are parsed from nginx's request
+ * context (`request: "GET /x HTTP/1.1", host: "…"`) when the line has one. Always kind `error`.
+ */
+export const AgentLogLine = Type.Object(
+  {
+    environmentId: Type.String({ minLength: 1, maxLength: 64 }),
+    at: Type.Integer({ minimum: 0 }),
+    source: Type.Union([Type.Literal('nginx'), Type.Literal('php')]),
+    message: Type.String({ minLength: 1, maxLength: LOG_SITE_MESSAGE_MAX }),
+    method: lineFields.method,
+    host: lineFields.host,
+    path: lineFields.path,
+    ip: lineFields.ip,
+  },
+  { additionalProperties: false },
+);
+export type AgentLogLine = Static<typeof AgentLogLine>;
+
+/** Lines per agent POST: longer messages than the edge's, so fewer, to stay far under the 1 MiB body limit. */
+export const AGENT_LOGS_MAX_BATCH = 100;
+
+export const AgentLogBatch = Type.Object(
+  {
+    lines: Type.Array(AgentLogLine, { maxItems: AGENT_LOGS_MAX_BATCH }),
+    /** Lines this agent lost since its last accepted batch (full queue, control plane down). */
+    dropped: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+export type AgentLogBatch = Static<typeof AgentLogBatch>;
+
 /** A stored line's id: time-ordered (`log_` + 10 chars of ms + 8), the list cursor and the SSE event id. */
 export const LogId = Type.String({ pattern: '^log_[0-9a-z]{18}$', maxLength: 22 });
 
 /** One stored line as the API shows it. */
 export const LogLine = Type.Object(
-  { id: LogId, environmentId: Id, at: Timestamp, ...lineFields },
+  {
+    id: LogId,
+    environmentId: Id,
+    at: Timestamp,
+    source: LogSource,
+    ...lineFields,
+    message: Type.Optional(Type.String({ maxLength: LOG_SITE_MESSAGE_MAX })),
+  },
   { additionalProperties: false },
 );
 export type LogLine = Static<typeof LogLine>;
@@ -101,6 +152,7 @@ export type LogList = Static<typeof LogList>;
 
 const filterFields = {
   kind: Type.Optional(LogKind),
+  source: Type.Optional(LogSource),
   /** Case-insensitive substring of the path, the user agent or the message. */
   q: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
   /** A status class (`5xx`) or one status (`404`). */

@@ -7,6 +7,7 @@ import * as m005 from './005-backups.ts';
 import * as m006 from './006-metrics.ts';
 import * as m007 from './007-environment-access.ts';
 import * as m008 from './008-environment-logs.ts';
+import * as m009 from './009-environment-log-source.ts';
 
 /**
  * Versioned migrations, in order. Add a new file `NNN-name.ts` and list it here;
@@ -21,6 +22,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '006-metrics': m006,
   '007-environment-access': m007,
   '008-environment-logs': m008,
+  '009-environment-log-source': m009,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,6 +1,16 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { EdgeLogBatch, Id, LogIngestResult, LogList, LogQuery, LogStreamQuery } from '@triplane/spec';
+import { TriplaneError } from '@triplane/kernel';
+import {
+  AgentLogBatch,
+  EdgeLogBatch,
+  Id,
+  LogIngestResult,
+  LogList,
+  LogQuery,
+  LogStreamQuery,
+  ServerIdParams,
+} from '@triplane/spec';
 import type { FastifyInstance } from 'fastify';
 import { toFilter } from '../../../logs/filter.ts';
 import { LogNotifier } from '../../../logs/notifier.ts';
@@ -16,6 +26,8 @@ const EnvParams = Type.Object({ id: Id }, { additionalProperties: false });
  * Environment logs (docs/logs.md):
  *
  *   POST /edge/logs                       edge servers: access and error lines, batched (2 s or 500 lines)
+ *   POST /agents/{id}/logs                app servers (only for themselves): their site pods' nginx and
+ *                                         php-fpm error lines, only for environments placed on them
  *   GET  /environments/{id}/logs          viewers and up on the site: search the last 24 h, newest first
  *   GET  /environments/{id}/logs/stream   viewers and up: server-sent events, new lines as they arrive
  *
@@ -53,12 +65,34 @@ export default async function logsRoutes(base: FastifyInstance): Promise<void> {
     },
   );
 
+  app.post(
+    '/agents/:serverId/logs',
+    {
+      schema: {
+        tags: ['agents'],
+        summary: "Report the error lines of the environments' nginx and php-fpm (app servers)",
+        params: ServerIdParams,
+        body: AgentLogBatch,
+        response: { 202: LogIngestResult, ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (req, reply) => {
+      const server = requireServer(req, 'app');
+      if (server.serverId !== req.params.serverId)
+        throw new TriplaneError('TRIPLANE_ERR_FORBIDDEN', 'a server may only act for itself');
+      const { lines, ...result } = await logs.ingestSite(server.serverId, req.body);
+      notifier.publish(lines);
+      if (req.body.dropped) req.log.warn({ server: server.serverId, dropped: req.body.dropped }, 'an agent dropped log lines');
+      return reply.code(202).send(result);
+    },
+  );
+
   app.get(
     '/environments/:id/logs',
     {
       schema: {
         tags: ['environments'],
-        summary: "Search the environment's access and error lines of the last 24 h, newest first",
+        summary: "Search the environment's access and error lines (edge, nginx, php) of the last 24 h, newest first",
         params: EnvParams,
         querystring: LogQuery,
         response: { 200: LogList, ...errorResponses(400, 401, 403, 404) },

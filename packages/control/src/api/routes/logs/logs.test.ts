@@ -285,6 +285,136 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       await denied.body?.cancel();
     });
 
+    test('POST /agents/{id}/logs: site nginx/php error lines, only for environments placed on that app server; search and stream by source', async () => {
+      const app2 = await joinServer(h, `app-2-${dialect}`, 'app', '10.0.0.11');
+      await h.store.db
+        .updateTable('environments')
+        .set({ server_ids: JSON.stringify([app.id]) })
+        .where('id', '=', envId)
+        .execute();
+      const postAgent = (token: string | null, id: string, body: unknown) =>
+        h.call(token, 'POST', `/api/v1/agents/${id}/logs`, body);
+      const php = {
+        environmentId: envId,
+        at: clock.now() - 1000,
+        source: 'php',
+        message:
+          'PHP Fatal error:  Uncaught Error: Call to undefined function nope() in /var/www/x.php:3\nStack trace:\n#0 {main}',
+      };
+      const nginx = {
+        environmentId: envId,
+        at: clock.now() - 900,
+        source: 'nginx',
+        message: '[error] open() "/usr/share/nginx/missing.css" failed (2: No such file or directory)',
+        method: 'GET',
+        path: '/missing.css',
+        host: 'l.example.test',
+        ip: '10.88.0.1',
+      };
+      const body = { lines: [php, nginx, { ...php, environmentId: otherEnvId }] };
+      assert.equal((await postAgent(null, app.id, body)).statusCode, 401);
+      assert.equal((await postAgent(edge.credential, edge.id, body)).statusCode, 403, 'edges post /edge/logs');
+      assert.equal((await postAgent(app.credential, app2.id, body)).statusCode, 403, 'not for another server');
+      assert.equal((await postAgent(h.owner.token, app.id, body)).statusCode, 403);
+      assert.deepEqual(
+        (await postAgent(app2.credential, app2.id, body)).json(),
+        { accepted: 0, ignored: 3 },
+        'not placed on app-2',
+      );
+
+      const viewer = await h.makeUser('viewer', { siteId, email: `site-logs-${dialect}@example.test` });
+      const s = await openStream(port, viewer.token, `/api/v1/environments/${envId}/logs/stream?source=php`);
+      try {
+        await new Promise((r) => setTimeout(r, 200));
+        const r = await postAgent(app.credential, app.id, body);
+        assert.equal(r.statusCode, 202, r.body);
+        assert.deepEqual(r.json(), { accepted: 2, ignored: 1 }, 'the other environment is not placed on app-1');
+        await s.waitFor((e) => e.event === 'line' && e.data.source === 'php');
+        await new Promise((r) => setTimeout(r, 1200)); // a poll too: still nothing but the php line
+        assert.deepEqual(
+          s.events.map((e) => `${e.data.source}:${e.data.kind}`),
+          ['php:error'],
+        );
+      } finally {
+        s.close();
+      }
+
+      const items = async (q: string) => (await search(viewer.token, q)).json().items as Record<string, unknown>[];
+      const phpLines = await items('?source=php');
+      assert.equal(phpLines.length, 1);
+      assert.equal(phpLines[0]?.kind, 'error');
+      assert.equal(phpLines[0]?.message, php.message);
+      assert.equal(phpLines[0]?.at, new Date(php.at).toISOString());
+      const ngx = await items('?source=nginx');
+      assert.deepEqual(
+        { ...ngx[0], id: undefined },
+        {
+          id: undefined,
+          environmentId: envId,
+          at: new Date(nginx.at).toISOString(),
+          source: 'nginx',
+          kind: 'error',
+          method: 'GET',
+          host: 'l.example.test',
+          path: '/missing.css',
+          ip: '10.88.0.1',
+          message: nginx.message,
+        },
+      );
+      const edgeLines = await items('?source=edge&limit=1000');
+      assert.ok(edgeLines.length > 0);
+      assert.ok(
+        edgeLines.every((l) => l.source === 'edge'),
+        'edge lines (stored before migration 009 too) say edge',
+      );
+      assert.deepEqual(
+        (await items('?kind=error&q=undefined%20function')).map((l) => l.source),
+        ['php'],
+      );
+      assert.deepEqual(
+        (await items('?q=missing.css')).map((l) => l.source),
+        ['nginx'],
+        'the path nginx reported is searched',
+      );
+      const res = await search(viewer.token, '?source=apache');
+      assert.equal(res.statusCode, 400);
+      assert.equal(res.json().error.code, 'TRIPLANE_ERR_VALIDATION');
+
+      const bad: unknown[] = [
+        {},
+        { lines: [{ ...php, source: 'edge' }] },
+        { lines: [{ ...php, kind: 'access' }] },
+        { lines: [{ ...php, message: '' }] },
+        { lines: [{ ...php, message: 'x'.repeat(2049) }] },
+        { lines: [{ ...php, cookie: 'secret' }] },
+        { lines: Array.from({ length: 101 }, () => php) },
+      ];
+      for (const b of bad) {
+        const r = await postAgent(app.credential, app.id, b);
+        assert.equal(r.statusCode, 400, JSON.stringify(b).slice(0, 200));
+        assert.equal(r.json().error.code, 'TRIPLANE_ERR_VALIDATION');
+      }
+
+      // error lines are capped per source: a PHP flood never pushes the edge's errors out
+      const capped = await createSite(h, h.owner.token, { name: `capsite-${dialect}`, domains: [`cap-${dialect}.example.test`] });
+      await h.store.db
+        .updateTable('environments')
+        .set({ server_ids: JSON.stringify([app.id]) })
+        .where('id', '=', capped.environmentId)
+        .execute();
+      const logs = new EnvironmentLogs(h.store, clock, { keepAccess: 3, keepError: 1 });
+      const e = capped.environmentId;
+      await logs.ingest({ lines: [{ environmentId: e, kind: 'error', at: clock.now(), message: 'edge-1' }] });
+      await logs.ingestSite(app.id, {
+        lines: [1, 2, 3].map((i) => ({ environmentId: e, at: clock.now(), source: 'php' as const, message: `php-${i}` })),
+      });
+      await logs.pruneEnvironment(e);
+      assert.deepEqual(
+        (await search(h.owner.token, '', e)).json().items.map((l: { message: string }) => l.message),
+        ['php-3', 'edge-1'],
+      );
+    });
+
     test('retention: lines past 24 h and past the per-environment cap are deleted on ingest (fake clock)', async () => {
       const before = (await search(h.owner.token, '?limit=1000')).json().items.length;
       assert.ok(before > 5);
