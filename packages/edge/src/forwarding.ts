@@ -30,9 +30,14 @@ export const UNTRUSTED_REQUEST_HEADERS = [
   'via',
 ];
 
+const UNTRUSTED = new Set(UNTRUSTED_REQUEST_HEADERS);
+
 export function stripUntrusted(h: HeaderMap): HeaderMap {
   const out: HeaderMap = {};
-  for (const [k, v] of Object.entries(h)) if (v !== undefined && !UNTRUSTED_REQUEST_HEADERS.includes(k)) out[k] = v;
+  for (const k in h) {
+    const v = h[k];
+    if (v !== undefined && !UNTRUSTED.has(k)) out[k] = v;
+  }
   return out;
 }
 

@@ -6,9 +6,11 @@ import {
   type ClientResponse,
   type Fetch,
   type HeaderMap,
+  HOP_BY_HOP,
   hasEsi,
+  INTERNAL_RESPONSE_HEADERS,
+  joined,
   type OriginRequest,
-  sanitizeResponseHeaders,
   stripHopByHop,
   without,
 } from '@triplane/cache';
@@ -127,7 +129,10 @@ async function handle(deps: ProxyDeps, cfg: CompiledConfig, req: IncomingMessage
     return plain(res, ctx, 431, 'Request Header Fields Too Large', true);
   // RFC 9112 §3.2: more than one Host field → 400 (node would silently keep the first).
   let hostFields = 0;
-  for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.toLowerCase() === 'host') hostFields++;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') hostFields++;
+  }
   if (hostFields > 1) return plain(res, ctx, 400, 'Bad Request', true);
   const method = (req.method ?? 'GET').toUpperCase();
   const target = parseTarget(req.url ?? '');
@@ -230,7 +235,7 @@ async function handle(deps: ProxyDeps, cfg: CompiledConfig, req: IncomingMessage
       res,
       ctx,
       creq,
-      { method, url: target.path, headers: stripHopByHop(headers), forwardBody: true },
+      { method, url: target.path, headers: hopFree(headers), forwardBody: true },
       fwd,
       undefined,
     );
@@ -261,6 +266,35 @@ async function handle(deps: ProxyDeps, cfg: CompiledConfig, req: IncomingMessage
     }
   }
   return plain(res, ctx, 503, 'Service Unavailable', false);
+}
+
+const HOP = new Set(HOP_BY_HOP);
+const INTERNAL = new Set(INTERNAL_RESPONSE_HEADERS);
+
+/** `stripHopByHop`, without its copy when there is nothing to strip (most requests). */
+function hopFree(h: HeaderMap): HeaderMap {
+  if (h.connection !== undefined) return stripHopByHop(h);
+  for (const k of HOP_BY_HOP) if (h[k] !== undefined) return stripHopByHop(h);
+  return h;
+}
+
+/** `sanitizeResponseHeaders` (hop-by-hop, nominated and internal fields removed) in one pass. */
+function sanitizeResponse(h: HeaderMap): HeaderMap {
+  const conn = h.connection;
+  const nominated =
+    conn === undefined
+      ? undefined
+      : joined(conn)!
+          .split(',')
+          .map((s) => s.trim().toLowerCase())
+          .filter(Boolean);
+  const out: HeaderMap = {};
+  for (const k in h) {
+    const v = h[k];
+    if (v === undefined || HOP.has(k) || INTERNAL.has(k) || nominated?.includes(k)) continue;
+    out[k] = v;
+  }
+  return out;
 }
 
 function originHeaders(o: OriginRequest, fwd: HeaderMap): HeaderMap {
@@ -322,7 +356,7 @@ async function pass(
   }
   const headers = engine
     ? engine.passResponse(creq, status, f.res.headers as HeaderMap)
-    : sanitizeResponseHeaders(f.res.headers as HeaderMap);
+    : sanitizeResponse(f.res.headers as HeaderMap);
   stream(res, ctx, f, status, headers, creq.method === 'HEAD' || BODYLESS_STATUS(status));
 }
 
@@ -505,7 +539,10 @@ function stream(
 
 function clean(h: HeaderMap): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(h)) if (v !== undefined) out[k] = v;
+  for (const k in h) {
+    const v = h[k];
+    if (v !== undefined) out[k] = v;
+  }
   return out;
 }
 

@@ -13,6 +13,8 @@ import './round-robin.ts';
 export class Pool {
   readonly members: readonly Member[];
   readonly #policy: LbPolicy;
+  /** The candidate list of a one-member pool. */
+  readonly #single: readonly Member[] | undefined;
   readonly passive: { failures: number; ejectMs: number };
   health: HealthChecker | undefined;
 
@@ -20,9 +22,16 @@ export class Pool {
     this.members = members;
     this.#policy = createLbPolicy(policy);
     this.passive = passive;
+    this.#single = members.length === 1 ? [members[0]!] : undefined;
   }
 
   pick(now: number, exclude: ReadonlySet<Member>): Member | undefined {
+    const only = this.#single;
+    if (only !== undefined) {
+      // one member (most sites): the same choice as below, without the candidate arrays
+      const m = only[0]!;
+      return !exclude.has(m) && m.healthy ? this.#policy.pick(only) : undefined;
+    }
     const untried = this.members.filter((m) => !exclude.has(m));
     const preferred = untried.filter((m) => m.available(now));
     if (preferred.length) return this.#policy.pick(preferred);

@@ -135,6 +135,20 @@ describe('engine', () => {
     assert.equal(run(waf(rules), req({ uri: '/?x=1' })).status, 403);
   });
 
+  test('skipAfter to a marker only found earlier skips the rest of the phase; skip:N does not count markers', () => {
+    const rules = [
+      'SecMarker BACK',
+      'SecRule ARGS:skip "@streq 1" "id:43,phase:2,pass,nolog,skipAfter:BACK"',
+      'SecRule ARGS:skip "@streq 2" "id:44,phase:2,pass,nolog,skip:1"',
+      'SecMarker MID',
+      'SecRule ARGS "@rx ." "id:45,phase:2,pass"',
+      'SecRule ARGS:x "@rx ." "id:46,phase:2,pass"',
+    ].join('\n');
+    assert.deepEqual(ids(run(waf(rules), req({ uri: '/?skip=1&x=1' })).tx), []);
+    assert.deepEqual(ids(run(waf(rules), req({ uri: '/?skip=2&x=1' })).tx), [46]);
+    assert.deepEqual(ids(run(waf(rules), req({ uri: '/?skip=3&x=1' })).tx), [45, 45, 46]);
+  });
+
   test('exclusions: !COLL:key, regex selectors, counting with &', () => {
     const rules = [
       'SecRule ARGS|!ARGS:safe|!ARGS:/^tok_/ "@rx bad" "id:50,phase:2,pass"',

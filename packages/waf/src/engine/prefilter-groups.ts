@@ -170,12 +170,13 @@ export function scanLowered(shared: PrefilterShared, lowered: string): Scan {
  */
 export function groupScanOf(
   shared: PrefilterShared,
-  lists: Array<readonly number[]> | undefined,
+  lists: ReadonlyArray<readonly number[]>,
+  count: number,
   bits: number,
   length: number,
 ): GroupScan {
   const len = Math.min(length, shared.lengthCap);
-  if (lists !== undefined) return { ids: distinct(shared.seen, lists), bits, length: len };
+  if (count > 0) return { ids: count === 1 ? lists[0]! : distinct(shared.seen, lists, count), bits, length: len };
   const key = bits * (shared.lengthCap + 1) + len;
   let s = shared.interned.get(key);
   if (s === undefined) {
@@ -187,11 +188,10 @@ export function groupScanOf(
   return s;
 }
 
-/** The distinct ids of the lists, each list distinct itself (seen: scratch, all 0 before and after). */
-function distinct(seen: Uint8Array, lists: ReadonlyArray<readonly number[]>): readonly number[] {
-  if (lists.length === 1) return lists[0]!;
+/** The distinct ids of the first `count` lists, each list distinct itself (seen: scratch, all 0 before and after). */
+function distinct(seen: Uint8Array, lists: ReadonlyArray<readonly number[]>, count: number): readonly number[] {
   const out: number[] = [];
-  for (let l = 0; l < lists.length; l++) {
+  for (let l = 0; l < count; l++) {
     const ids = lists[l]!;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
