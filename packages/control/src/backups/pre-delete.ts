@@ -1,7 +1,6 @@
 import { TriplaneError } from '@triplane/kernel';
-import { poll } from '../desired/drain.ts';
 import { parseServerIds } from '../desired/rows.ts';
-import type { JobContext } from '../jobs/handler.ts';
+import { type JobContext, JobDeferred } from '../jobs/handler.ts';
 import { cancelJob } from '../jobs/queue.ts';
 import { enqueueBackup } from './backups.ts';
 
@@ -15,15 +14,16 @@ import { enqueueBackup } from './backups.ts';
  * no data, and one that is stopped or failing can't be dumped (the agent needs its database
  * container) — the job log says which were skipped and why.
  *
- * The backups are idempotent per deletion job (`pre-delete:<job>:<env>`), so a deletion job that
- * runs again after a crash waits for the same backups instead of taking new ones.
+ * The backups are idempotent per deletion job (`pre-delete:<job>:<env>`): the deletion job looks
+ * at them, and while they run it goes back to the queue for a few seconds (JobDeferred) instead
+ * of holding a worker; every look (and a rerun after a crash) finds the same backups.
  */
 
 export const PRE_DELETE_STATUSES: readonly string[] = ['running', 'degraded'];
 /** How long a backup may stay unclaimed before the server counts as unreachable. */
 export const PRE_DELETE_CLAIM_TIMEOUT_MS = 10 * 60_000;
-/** An upper bound on the whole wait (a backup of a large site under load can take long). */
-const PRE_DELETE_TIMEOUT_MS = 12 * 3600_000;
+/** How often a deletion job waiting for its backups looks again. */
+const PRE_DELETE_POLL_MS = 5000;
 
 export interface PreDeleteBackup {
   environmentId: string;
@@ -76,7 +76,7 @@ export async function takePreDeleteBackups(
   const [from, to] = o.span ?? [2, 60];
   const taken = await store.transaction(async (trx) => {
     const site = await trx.selectFrom('sites').selectAll().where('id', '=', siteId).executeTakeFirst();
-    if (!site || environmentIds.length === 0) return { out: [] as PreDeleteBackup[], skipped: [] as string[] };
+    if (!site || environmentIds.length === 0) return { out: [] as PreDeleteBackup[], skipped: [] as string[], created: false };
     const envs = await trx
       .selectFrom('environments')
       .selectAll()
@@ -84,12 +84,13 @@ export async function takePreDeleteBackups(
       .execute();
     const out: PreDeleteBackup[] = [];
     const skipped: string[] = [];
+    let created = false;
     for (const env of envs) {
       if (!PRE_DELETE_STATUSES.includes(env.status) || parseServerIds(env.server_ids).length === 0) {
         skipped.push(`${env.name} (${env.status}: nothing running to back up)`);
         continue;
       }
-      const { job } = await enqueueBackup(trx, {
+      const { job, created: isNew } = await enqueueBackup(trx, {
         env,
         site,
         kind: 'pre-delete',
@@ -97,67 +98,55 @@ export async function takePreDeleteBackups(
         idempotencyKey: `pre-delete:${ctx.job.id}:${env.id}`,
         clock,
       });
+      created ||= isNew;
       const { backupId } = JSON.parse(job.params) as { backupId: string };
       out.push({ environmentId: env.id, environmentName: env.name, backupId, jobId: job.id });
     }
-    return { out, skipped };
+    return { out, skipped, created };
   });
   for (const s of taken.skipped) await ctx.log('info', `no pre-delete backup of ${s}`);
   if (taken.out.length === 0) return [];
   for (const b of taken.out) await ctx.log('info', `pre-delete backup ${b.backupId} of ${b.environmentName}: job ${b.jobId}`);
 
-  const ids = taken.out.map((b) => b.jobId);
-  type Row = { id: string; state: string; server_id: string | null; error: string | null };
-  let lastMessage = '';
-  const r = await poll<{ failed?: Row; stuck?: Row }>(
-    async () => {
-      const jobs = await store.db
-        .selectFrom('jobs')
-        .select(['id', 'state', 'progress', 'message', 'error', 'created_at', 'server_id'])
-        .where('id', 'in', ids)
-        .execute();
-      const avg = jobs.reduce((a, j) => a + j.progress, 0) / Math.max(1, jobs.length);
-      const running = jobs.find((j) => j.state === 'running');
-      const message = `pre-delete backup: ${running?.message ?? jobs[0]?.message ?? 'queued'}`;
-      if (message !== lastMessage) {
-        lastMessage = message;
-        await ctx.progress(Math.round(from + ((to - from) * avg) / 100), message);
-      }
-      const failed = jobs.find((j) => j.state === 'failed' || j.state === 'cancelled');
-      if (failed) return { done: true, value: { failed } };
-      const stuck = jobs.find(
-        (j) => j.state === 'queued' && clock.now() - Date.parse(j.created_at) > (o.claimTimeoutMs ?? PRE_DELETE_CLAIM_TIMEOUT_MS),
-      );
-      if (stuck) return { done: true, value: { stuck } };
-      return { done: jobs.every((j) => j.state === 'succeeded'), value: {} };
-    },
-    { clock, signal: ctx.signal, timeoutMs: PRE_DELETE_TIMEOUT_MS, pollMs: o.pollMs ?? 1000 },
-  );
+  // One look at the backups; while they run, the deletion job waits in the queue (JobDeferred),
+  // not on a worker: a large site's backup can take long.
+  const jobs = await store.db
+    .selectFrom('jobs')
+    .select(['id', 'state', 'progress', 'message', 'error', 'created_at', 'server_id'])
+    .where(
+      'id',
+      'in',
+      taken.out.map((b) => b.jobId),
+    )
+    .execute();
   const which = (jobId: string) => taken.out.find((b) => b.jobId === jobId)?.environmentName ?? jobId;
   const advice = 'nothing was deleted; retry the deletion, or delete with backup=false to skip the backup';
-  if ('stuck' in r.value && r.value.stuck) {
-    const j = r.value.stuck;
-    await store.transaction((trx) => cancelJob(trx, j.id, clock)).catch(() => undefined);
-    throw new TriplaneError(
-      'TRIPLANE_ERR_BACKUP_UNREACHABLE',
-      `the app server ${j.server_id} did not start the pre-delete backup of ${which(j.id)} in time (is its agent offline?); ${advice}`,
-      { retryable: false, jobId: j.id, serverId: j.server_id },
-    );
-  }
-  if ('failed' in r.value && r.value.failed) {
-    const j = r.value.failed;
-    const reason = j.error ? ((JSON.parse(j.error) as { message?: string }).message ?? j.error) : j.state;
+  const failed = jobs.find((j) => j.state === 'failed' || j.state === 'cancelled');
+  if (failed) {
+    const reason = failed.error ? ((JSON.parse(failed.error) as { message?: string }).message ?? failed.error) : failed.state;
     throw new TriplaneError(
       'TRIPLANE_ERR_BACKUP_FAILED',
-      `the pre-delete backup of ${which(j.id)} ${j.state === 'cancelled' ? 'was cancelled' : `failed: ${reason}`}; ${advice}`,
-      { retryable: false, jobId: j.id },
+      `the pre-delete backup of ${which(failed.id)} ${failed.state === 'cancelled' ? 'was cancelled' : `failed: ${reason}`}; ${advice}`,
+      { retryable: false, jobId: failed.id },
     );
   }
-  if (!r.done) {
-    throw new TriplaneError('TRIPLANE_ERR_BACKUP_FAILED', `the pre-delete backups did not finish in time; ${advice}`, {
-      retryable: false,
-      jobIds: ids,
-    });
+  const stuck = jobs.find(
+    (j) => j.state === 'queued' && clock.now() - Date.parse(j.created_at) > (o.claimTimeoutMs ?? PRE_DELETE_CLAIM_TIMEOUT_MS),
+  );
+  if (stuck) {
+    await store.transaction((trx) => cancelJob(trx, stuck.id, clock)).catch(() => undefined);
+    throw new TriplaneError(
+      'TRIPLANE_ERR_BACKUP_UNREACHABLE',
+      `the app server ${stuck.server_id} did not start the pre-delete backup of ${which(stuck.id)} in time (is its agent offline?); ${advice}`,
+      { retryable: false, jobId: stuck.id, serverId: stuck.server_id },
+    );
+  }
+  if (jobs.length < taken.out.length || !jobs.every((j) => j.state === 'succeeded')) {
+    const avg = jobs.reduce((a, j) => a + j.progress, 0) / Math.max(1, jobs.length);
+    const running = jobs.find((j) => j.state === 'running');
+    const message = `pre-delete backup: ${running?.message ?? 'queued on the app server'}`;
+    await ctx.progress(Math.round(from + ((to - from) * avg) / 100), message);
+    throw new JobDeferred(o.pollMs ?? PRE_DELETE_POLL_MS, message);
   }
   return taken.out;
 }

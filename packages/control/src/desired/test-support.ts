@@ -1,5 +1,5 @@
 import { type Clock, silentLogger, systemClock } from '@triplane/kernel';
-import type { JobContext, JobHandler } from '../jobs/handler.ts';
+import { type JobContext, JobDeferred, type JobHandler } from '../jobs/handler.ts';
 import type { Harness } from '../testing/harness.ts';
 
 /**
@@ -27,7 +27,16 @@ export async function runHandler<P>(
       logs.push(message);
     },
   };
-  return handler.run(ctx);
+  // Like the queue: a handler that defers (JobDeferred) runs again after its delay (capped at
+  // 20 ms here), until it returns or throws something else.
+  for (;;) {
+    try {
+      return await handler.run(ctx);
+    } catch (e) {
+      if (!(e instanceof JobDeferred)) throw e;
+      await new Promise((r) => setTimeout(r, Math.min(20, e.delayMs)));
+    }
+  }
 }
 
 export interface JoinedServer {

@@ -39,3 +39,19 @@ export interface JobHandler<P = any> {
   leaseMs?: number;
   run(ctx: JobContext<P>): Promise<unknown>;
 }
+
+/**
+ * Thrown by a handler that must wait for something slow outside it (an agent's backup): the job
+ * goes back to the queue, due again in `delayMs`, without counting an attempt and without holding
+ * a worker meanwhile. The handler runs again from the top, so it must find its earlier steps done
+ * (idempotency keys, state checks) — which every handler does anyway.
+ * Example: `if (!done) throw new JobDeferred(5000, 'waiting for the pre-delete backup');`
+ */
+export class JobDeferred extends Error {
+  readonly delayMs: number;
+  constructor(delayMs: number, message: string) {
+    super(message);
+    this.name = 'JobDeferred';
+    this.delayMs = Math.max(0, delayMs);
+  }
+}

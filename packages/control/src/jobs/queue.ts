@@ -52,6 +52,9 @@ export interface LeaseState {
   cancelRequested: boolean;
 }
 
+/** The message of a deferred job starts with this (the worker does not log a new attempt for it). */
+export const DEFERRED_PREFIX = 'waiting: ';
+
 function clampMessage(s: string, max: number): string {
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
@@ -381,6 +384,29 @@ export class JobQueue {
         attempts: sql<number>`case when ${eb.ref('attempts')} > 0 then ${eb.ref('attempts')} - 1 else 0 end`,
         run_at: this.clock.now(),
         message: 'released by a stopping worker; will resume',
+        lease_owner: null,
+        lease_expires_at: null,
+        updated_at: isoNow(this.clock),
+      }))
+      .where('id', '=', id)
+      .where('lease_owner', '=', owner)
+      .where('state', '=', 'running')
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  /**
+   * The handler waits for something outside it (JobDeferred): queued again, due in `delayMs`,
+   * the attempt not counted, the worker free meanwhile.
+   */
+  async defer(id: string, owner: string, delayMs: number, message: string): Promise<boolean> {
+    const r = await this.store.db
+      .updateTable('jobs')
+      .set((eb) => ({
+        state: 'queued',
+        attempts: sql<number>`case when ${eb.ref('attempts')} > 0 then ${eb.ref('attempts')} - 1 else 0 end`,
+        run_at: this.clock.now() + delayMs,
+        message: clampMessage(`${DEFERRED_PREFIX}${message}`, 500),
         lease_owner: null,
         lease_expires_at: null,
         updated_at: isoNow(this.clock),

@@ -75,6 +75,22 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       await w.stop();
     });
 
+    test('a deferring job waits in the queue, not on a worker, and costs no attempt', async () => {
+      const w = worker({ concurrency: 1 });
+      const waiting = await enqueue('test.wait', { until: Date.now() + 400 }, { maxAttempts: 1 });
+      // With one slot, another job still runs while the first one waits.
+      const other = await enqueue('test.sleep', { steps: 1, stepMs: 10 });
+      assert.equal((await settled(other.id)).state, 'succeeded');
+      const mid = await q.get(waiting.id);
+      assert.ok(mid && ['queued', 'running'].includes(mid.state), mid?.state);
+      const done = await settled(waiting.id);
+      assert.equal(done.state, 'succeeded', done.error ?? '');
+      assert.equal(done.attempts, 1, 'deferrals are not attempts (maxAttempts 1 would have failed it)');
+      const starts = (await q.logs(waiting.id)).filter((l) => l.message.startsWith('attempt '));
+      assert.equal(starts.length, 1, 'one "attempt started" line for the whole wait');
+      await w.stop();
+    });
+
     test('a failing job is retried with backoff and succeeds on a later attempt', async () => {
       const w = worker();
       const job = await enqueue('test.fail', { succeedOnAttempt: 3 });

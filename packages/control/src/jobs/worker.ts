@@ -3,8 +3,8 @@ import { backoffDelay, type Clock, type Logger, silentLogger, systemClock, Tripl
 import type { Lane } from '@triplane/spec';
 import type { Store } from '../store/store.ts';
 import type { JobRow } from './enqueue.ts';
-import type { JobContext, JobHandler } from './handler.ts';
-import { type BackoffConfig, DEFAULT_LEASE_MS, JobQueue, toJobError } from './queue.ts';
+import { type JobContext, JobDeferred, type JobHandler } from './handler.ts';
+import { type BackoffConfig, DEFAULT_LEASE_MS, DEFERRED_PREFIX, JobQueue, toJobError } from './queue.ts';
 
 export interface WorkerOptions {
   store: Store;
@@ -251,7 +251,9 @@ export class Worker {
       q.check(job.id, this.id).then(onState, () => {});
     }, this.#cancelCheckMs);
 
-    await q.log(job.id, this.id, 'info', `attempt ${job.attempts} of ${job.max_attempts} started on worker ${this.id}`);
+    // A deferred job comes back every few seconds while it waits: one log line for the wait, not one per look.
+    if (!job.message.startsWith(DEFERRED_PREFIX))
+      await q.log(job.id, this.id, 'info', `attempt ${job.attempts} of ${job.max_attempts} started on worker ${this.id}`);
     let params: Record<string, unknown> = {};
     try {
       params = JSON.parse(job.params) ?? {};
@@ -312,6 +314,10 @@ export class Worker {
     if (outcome.ok) {
       await q.log(job.id, this.id, 'info', 'succeeded');
       await q.complete(job.id, this.id, outcome.value);
+      return;
+    }
+    if (outcome.error instanceof JobDeferred) {
+      await q.defer(job.id, this.id, outcome.error.delayMs, outcome.error.message);
       return;
     }
     const e = toJobError(outcome.error);

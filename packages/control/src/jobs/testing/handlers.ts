@@ -1,5 +1,5 @@
 import { TriplaneError } from '@triplane/kernel';
-import type { JobHandler } from '../handler.ts';
+import { JobDeferred, type JobHandler } from '../handler.ts';
 
 /**
  * Job kinds for tests only, loaded into worker processes through
@@ -66,4 +66,14 @@ export const testHang: JobHandler = {
   },
 };
 
-export const handlers: JobHandler[] = [testSleep, testFail, testHang];
+/** `test.wait {until}`: defers itself (JobDeferred, 30 ms) until the clock passes `until` (epoch ms). */
+const testWait: JobHandler<{ until: number }> = {
+  kind: 'test.wait',
+  lane: 'normal',
+  async run(ctx) {
+    if (Date.now() < ctx.params.until) throw new JobDeferred(30, 'the time has not come');
+    return { waited: true };
+  },
+};
+
+export const handlers: JobHandler[] = [testSleep, testFail, testHang, testWait];
