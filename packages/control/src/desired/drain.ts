@@ -33,11 +33,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Calls `check` every `pollMs` until it is done or `timeoutMs` passed; the last result either way. */
-export async function poll<T>(
-  check: () => Promise<{ done: boolean; value: T }>,
-  o: WaitOptions,
-): Promise<{ done: boolean; value: T }> {
+async function poll<T>(check: () => Promise<{ done: boolean; value: T }>, o: WaitOptions): Promise<{ done: boolean; value: T }> {
   const deadline = Date.now() + o.timeoutMs;
   for (;;) {
     const r = await check();
