@@ -37,7 +37,7 @@ process.stdin.on('end', async () => {
   emit({ type: 'progress', percent: 10, message: 'starting ' + input.environment.id });
   emit({ type: 'log', level: 'info', message: 'hello from the job' });
   if (p.mode === 'ok') {
-    emit({ type: 'backup', record: { backupId: p.backupId, environmentId: input.environment.id, kind: 'manual', dbSnapshotId: 'a'.repeat(64), filesSnapshotId: 'b'.repeat(64), snapshotTime: '2026-11-25T03:00:00.000Z', dbBytes: 1, filesBytes: 2, addedBytes: 3 } });
+    emit({ type: 'backup', record: { backupId: p.backupId, environmentId: input.environment.id, kind: 'manual', dbSnapshotId: (p.snaps || 'ab')[0].repeat(64), filesSnapshotId: (p.snaps || 'ab')[1].repeat(64), snapshotTime: '2026-11-25T03:00:00.000Z', dbBytes: 1, filesBytes: 2, addedBytes: 3 } });
     emit({ type: 'result', result: { backupId: p.backupId } });
     process.exit(0);
   }
@@ -84,11 +84,11 @@ describe('agent job runner ⇄ control plane', () => {
     },
   });
 
-  const start = () => {
+  const start = (placed: () => boolean = () => true) => {
     const inputs: ChildInput[] = [];
     const r = new AgentJobRunner({
       link: link(),
-      lookup: (id) => (id === envId ? ({ id: envId } as unknown as AssignedEnvironment) : undefined),
+      lookup: (id) => (id === envId && placed() ? ({ id: envId } as unknown as AssignedEnvironment) : undefined),
       stateDir: '/nonexistent',
       kinds: ['backup.create'],
       logger: process.env.DEBUG_RUNNER ? createLogger('runner-test') : silentLogger(),
@@ -106,11 +106,11 @@ describe('agent job runner ⇄ control plane', () => {
   };
 
   /** A backup.create job for the environment with a test mode in its params. */
-  async function enqueue(mode: string): Promise<{ jobId: string; backupId: string }> {
+  async function enqueue(mode: string, extra: Record<string, unknown> = {}): Promise<{ jobId: string; backupId: string }> {
     const r = await h.call(h.owner.token, 'POST', `/api/v1/environments/${envId}/backups`, {});
     assert.equal(r.statusCode, 202, r.body);
     const job = r.json().job;
-    const params = { ...job.params, mode };
+    const params = { ...job.params, mode, ...extra };
     await h.store.db
       .updateTable('jobs')
       .set({ params: JSON.stringify(params) })
@@ -138,6 +138,24 @@ describe('agent job runner ⇄ control plane', () => {
     const b = await h.call(h.owner.token, 'GET', `/api/v1/backups/${backupId}`);
     assert.equal(b.statusCode, 200, 'recorded through the job');
     await waitFor('counted', async () => r.stats.succeeded === 1);
+    await r.stop();
+  });
+
+  it('a job whose environment has not reached this agent yet waits in the queue, no attempt counted', async () => {
+    let placed = false;
+    const { r } = start(() => placed);
+    const { jobId } = await enqueue('ok', { snaps: 'cd' }); // its own snapshot ids
+    const waiting = await waitFor('given back with a wait', async () => {
+      const j = await job(jobId);
+      return j.state === 'queued' && /not on this server yet/.test(j.message) ? j : undefined;
+    });
+    assert.equal(waiting.attempts, 0, 'not an attempt');
+    placed = true; // the assignment arrives
+    const done = await waitFor('succeeded', async () => {
+      const j = await job(jobId);
+      return j.state === 'succeeded' ? j : undefined;
+    });
+    assert.equal(done.attempts, 1);
     await r.stop();
   });
 

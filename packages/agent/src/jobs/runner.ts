@@ -83,6 +83,9 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** How long a job may wait for its environment to reach this server's assignment. */
+const NOT_PLACED_WAIT_MS = 5 * 60_000;
+
 export class AgentJobRunner {
   readonly #o: AgentJobRunnerOptions;
   readonly #log: Logger;
@@ -152,6 +155,15 @@ export class AgentJobRunner {
       return p;
     };
     if (job.environmentId && !environment) {
+      // Usually the job was queued with a new environment (staging, clone) that is still on its
+      // way to this agent's assignment: give it back for a few seconds, not counting an attempt.
+      // Only for a while — a job whose environment never arrives fails with the reason.
+      const age = job.createdAt ? Date.now() - Date.parse(job.createdAt) : Number.POSITIVE_INFINITY;
+      if (age < NOT_PLACED_WAIT_MS) {
+        log.info('the job’s environment is not in this server’s assignment yet; giving the job back for a moment');
+        await send('/release', { waitMs: 3000, reason: 'the environment is not on this server yet' }).catch(() => undefined);
+        return;
+      }
       await send('/fail', {
         error: { code: 'TRIPLANE_ERR_BACKUP_NOT_PLACED', message: 'the environment is not assigned to this server (yet)' },
         retryable: true,

@@ -1,5 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { Id } from '../primitives.ts';
+import { Id, Timestamp } from '../primitives.ts';
 
 /**
  * Jobs that run ON an app server (backup, restore, clone, sync): the control plane enqueues
@@ -45,6 +45,8 @@ export const AgentJob = Type.Object(
     maxAttempts: Type.Integer(),
     leaseMs: Type.Integer(),
     environmentId: Type.Union([Id, Type.Null()]),
+    /** When the job was queued (an agent gives a job it can't start yet a bounded wait). */
+    createdAt: Type.Optional(Timestamp),
   },
   { additionalProperties: false },
 );
@@ -101,6 +103,21 @@ export const AgentJobFailRequest = Type.Object(
 export type AgentJobFailRequest = Static<typeof AgentJobFailRequest>;
 
 export const AgentJobOwnerRequest = Type.Object({ owner: AgentJobOwner }, { additionalProperties: false });
+
+/**
+ * Give a claimed job back without counting the attempt: at once (the agent is stopping), or due
+ * again in `waitMs` with `reason` as its message (it can't start yet, e.g. its environment has not
+ * reached this server's assignment).
+ */
+export const AgentJobReleaseRequest = Type.Object(
+  {
+    owner: AgentJobOwner,
+    waitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 300_000 })),
+    reason: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+export type AgentJobReleaseRequest = Static<typeof AgentJobReleaseRequest>;
 
 export const AgentJobArtifactQuery = Type.Object({ owner: AgentJobOwner }, { additionalProperties: false });
 

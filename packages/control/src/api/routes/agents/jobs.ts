@@ -10,6 +10,7 @@ import {
   AgentJobOwnerRequest,
   AgentJobParams,
   AgentJobProgressRequest,
+  AgentJobReleaseRequest,
   BackupRecordRequest,
   ServerIdParams,
 } from '@triplane/spec';
@@ -95,6 +96,7 @@ export default async function agentJobsRoutes(base: FastifyInstance): Promise<vo
               maxAttempts: job.max_attempts,
               leaseMs: agentJobKind(job.kind)?.leaseMs ?? 60_000,
               environmentId: job.environment_id,
+              createdAt: job.created_at,
             },
           };
         }
@@ -218,15 +220,20 @@ export default async function agentJobsRoutes(base: FastifyInstance): Promise<vo
     {
       schema: {
         tags: TAGS,
-        summary: 'Give a claimed job back without counting the attempt (agent stopping)',
+        summary: 'Give a claimed job back without counting the attempt (agent stopping, or not ready for it yet: waitMs)',
         params: AgentJobParams,
-        body: AgentJobOwnerRequest,
+        body: AgentJobReleaseRequest,
         response: { 200: AgentJobOkResponse, ...errorResponses(400, 401, 403) },
       },
     },
     async (req) => {
       requireSelf(req, req.params.serverId);
-      return { ok: await queue.release(req.params.jobId, leaseOwner(req.params.serverId, req.body.owner)) };
+      const owner = leaseOwner(req.params.serverId, req.body.owner);
+      if (req.body.waitMs !== undefined)
+        return {
+          ok: await queue.defer(req.params.jobId, owner, req.body.waitMs, req.body.reason ?? 'given back by the agent'),
+        };
+      return { ok: await queue.release(req.params.jobId, owner) };
     },
   );
 
