@@ -105,3 +105,36 @@ export async function stopProcess(c: ChildProcess | undefined): Promise<void> {
   await exited;
   clearTimeout(t);
 }
+
+/**
+ * Start an edge joined to `api` (state in `dir/edge`, log appended to `dir/edge.log`) on the
+ * given 127.0.0.1 ports (0 = that listener off). Its platform CA is `dir/edge/tls/ca.crt`.
+ */
+export function startEdge(o: {
+  api: string;
+  dir: string;
+  env: NodeJS.ProcessEnv;
+  joinToken: string;
+  ports: { http: number; https?: number; metrics?: number };
+  workers?: number;
+}): ChildProcess {
+  const out = openSync(join(o.dir, 'edge.log'), 'a', 0o600);
+  const args = ['edge', '--api', o.api, '--state-dir', join(o.dir, 'edge'), '--listen', `127.0.0.1:${o.ports.http}`];
+  if (o.ports.https) args.push('--listen-https', `127.0.0.1:${o.ports.https}`);
+  if (o.ports.metrics) args.push('--listen-metrics', `127.0.0.1:${o.ports.metrics}`);
+  args.push('--workers', String(o.workers ?? 2));
+  const c = spawn(BIN, args, { env: { ...o.env, TRIPLANE_JOIN_TOKEN: o.joinToken }, stdio: ['ignore', out, out] });
+  closeSync(out);
+  return c;
+}
+
+/** Remove pods left by a run (and their volumes and podman secrets), whatever state they are in. */
+export async function removePods(pods: string[]): Promise<void> {
+  for (const pod of pods) {
+    await run('podman', ['pod', 'rm', '-f', '-t', '0', pod]);
+    await run('podman', ['volume', 'rm', '-f', `${pod}-wp-content`, `${pod}-db-data`]);
+  }
+  const secrets = await run('podman', ['secret', 'ls', '--format', '{{.Name}}']);
+  for (const s of secrets.stdout.split('\n'))
+    if (s && pods.some((p) => s.startsWith(p))) await run('podman', ['secret', 'rm', s]);
+}

@@ -47,6 +47,7 @@ function RestoreForm(props: {
   return (
     <form
       className="restore"
+      aria-label={`Confirm the restore of the backup of ${new Date(props.backup.snapshotTime).toLocaleString()}`}
       onSubmit={async (e) => {
         e.preventDefault();
         const r = await restore.run(scope);
@@ -77,6 +78,46 @@ function RestoreForm(props: {
       </ActionButton>
       <ErrorNotice error={restore.error} title="Not restored" />
     </form>
+  );
+}
+
+/**
+ * Download: `POST /backups/{id}/download` makes the app server export the snapshots as a
+ * .tar.gz (a `backup.export` job); once it succeeded, `GET /jobs/{job}/artifact` is the file
+ * (kept 24 h), fetched by the browser itself with the session cookie.
+ */
+function DownloadBackup({ backup, role }: { backup: Backup; role: Role | undefined }) {
+  const prepare = useAction((c) => c.backups.download(backup.id));
+  const [done, setDone] = useState<Job>();
+  const job = prepare.result?.job;
+  const name = (job?.params as { filename?: string } | undefined)?.filename ?? 'backup.tar.gz';
+  return (
+    <>
+      <ActionButton
+        tone="plain"
+        role={role}
+        need="developer"
+        busy={prepare.busy || (job !== undefined && done === undefined)}
+        onClick={async () => {
+          setDone(undefined);
+          await prepare.run();
+        }}
+        aria-label={`Download the backup of ${new Date(backup.snapshotTime).toLocaleString()}`}
+      >
+        Download
+      </ActionButton>
+      {(prepare.error !== undefined || job) && (
+        <div className="backup-download">
+          <ErrorNotice error={prepare.error} title="Download not prepared" />
+          {job && <LiveJob key={job.id} job={job} title="Preparing the archive" onFinished={setDone} />}
+          {done?.state === 'succeeded' && (
+            <a className="btn btn-primary" href={`/api/v1/jobs/${encodeURIComponent(done.id)}/artifact`} download={name}>
+              Save {name}
+            </a>
+          )}
+        </div>
+      )}
+    </>
   );
 }
 
@@ -118,6 +159,7 @@ export function BackupsPanel(props: { env: Environment; siteName: string; role: 
                   db {size(b.dbBytes)} · files {size(b.filesBytes)} · +{size(b.addedBytes)} stored
                 </span>
                 <span className="spacer" />
+                {b.state === 'available' && <DownloadBackup backup={b} role={role} />}
                 {b.state === 'available' && (
                   <button
                     type="button"

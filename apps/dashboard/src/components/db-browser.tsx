@@ -96,11 +96,14 @@ function Rows(props: { env: Environment; table: string; onBack: () => void }) {
 export function DbBrowser(props: { env: Environment }) {
   const { env } = props;
   const [table, setTable] = useState<string>();
-  const tables = useApi(table ? null : `db-tables:${env.id}`, (c) => c.db.tables(env.id));
+  // an environment on no app server has no database to ask for (the API would answer 409)
+  const placed = env.serverIds.length > 0;
+  const tables = useApi(table || !placed ? null : `db-tables:${env.id}`, (c) => c.db.tables(env.id));
   if (table) return <Rows key={table} env={env} table={table} onBack={() => setTable(undefined)} />;
   return (
     <>
       <p className="muted small">Read-only. Values are cut to 1 KB; passwords, session tokens and keys are masked.</p>
+      {!placed && <Empty>Not on an app server yet: the tables show once the environment is placed.</Empty>}
       {tables.loading && !tables.data && <Loading label="Listing the tables…" />}
       <ErrorNotice error={tables.error} title="Could not list the tables" />
       {tables.data && tables.data.tables.length === 0 && <Empty>The database has no tables yet.</Empty>}

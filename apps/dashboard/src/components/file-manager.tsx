@@ -241,7 +241,9 @@ export function FileManager(props: { env: Environment; role: Role | undefined })
   const { env, role } = props;
   const [dir, setDir] = useState('');
   const [open, setOpen] = useState<string>();
-  const list = useApi(`files:${env.id}:${dir}`, (c) => c.files.list(env.id, dir));
+  // an environment on no app server has no files to ask for (the API would answer 409)
+  const placed = env.serverIds.length > 0;
+  const list = useApi(placed ? `files:${env.id}:${dir}` : null, (c) => c.files.list(env.id, dir));
   const [upload, setUpload] = useState<File>();
   const [folder, setFolder] = useState('');
   const put = useAction(async (c, f: File) => {
@@ -259,6 +261,7 @@ export function FileManager(props: { env: Environment; role: Role | undefined })
     <>
       <Breadcrumbs path={dir} onGo={go} />
       {open && <FileView key={open} env={env} path={open} role={role} onClose={() => setOpen(undefined)} onSaved={list.reload} />}
+      {!placed && <Empty>Not on an app server yet: the files show once the environment is placed.</Empty>}
       {list.loading && !list.data && <Loading label="Listing the files…" />}
       <ErrorNotice error={list.error} title="Could not list this folder" />
       {list.data && list.data.entries.length === 0 && <Empty>This folder is empty.</Empty>}

@@ -70,11 +70,18 @@ export function JobSummary({ job, title }: { job: Job; title?: string }) {
       </div>
       <ProgressBar value={job.progress} label={`${job.kind} progress`} state={job.state} />
       {job.message && <p className="job-message">{job.message}</p>}
-      {job.error && (
-        <p className="job-error">
-          <code className="err-code">{job.error.code}</code> {job.error.message}
-        </p>
-      )}
+      {job.error &&
+        (job.state === 'queued' || job.state === 'running' ? (
+          // the error of an earlier attempt: the job goes on, so it is not this job's outcome
+          <p className="job-message">
+            Attempt {Math.max(1, job.state === 'running' ? job.attempts - 1 : job.attempts)} of {job.maxAttempts} failed (
+            {job.error.code}: {job.error.message}); retrying.
+          </p>
+        ) : (
+          <p className="job-error">
+            <code className="err-code">{job.error.code}</code> {job.error.message}
+          </p>
+        ))}
     </div>
   );
 }

@@ -6,6 +6,7 @@ import { DbBrowser } from '../components/db-browser.tsx';
 import { FeatureSlot } from '../components/feature-slot.tsx';
 import { FileManager } from '../components/file-manager.tsx';
 import { JobSummary, LiveJob } from '../components/job-watch.tsx';
+import { LogsPanel } from '../components/logs-panel.tsx';
 import { MetricsPanel } from '../components/metrics-panel.tsx';
 import { useAction, useApi } from '../hooks.ts';
 import { Link, navigate } from '../router.tsx';
@@ -216,6 +217,15 @@ function Domains({
           {domains.map((d) => (
             <li key={d.id} className="list-row">
               <span className="mono">{d.hostname}</span>
+              {/* What the edge serves today: every site host gets a leaf of the platform CA at its
+                  first TLS handshake (docs/edge.md "Certificates"); public ACME certificates are
+                  not issued yet, so browsers outside the platform must trust that CA. */}
+              <span
+                className="badge"
+                title="Issued by the edge from the platform CA on the first TLS handshake; no public (ACME) certificate yet"
+              >
+                TLS: platform CA
+              </span>
               {d.primary ? (
                 <span className="badge badge-ok">primary</span>
               ) : (
@@ -434,7 +444,7 @@ function DeleteEnvironment({ env, role, onDeleted }: { env: Environment; role: R
       <ConfirmDelete
         what="environment"
         name={env.name}
-        consequence={`Removes ${env.name}'s pod, files and database on every server. Production stays.`}
+        consequence={`Removes ${env.name}'s pod, files and database on every server, after a pre-delete backup (kept 30 days). Production stays.`}
         role={role}
         need="admin"
         busy={del.busy}
@@ -535,6 +545,8 @@ export function SitePage({ id }: { id: string }) {
         </div>
       )}
 
+      {env && <LogsPanel key={env.id} environmentId={env.id} />}
+
       <div className="grid-2">
         <div className="col">
           <AddEnvironment siteId={s.id} role={role} onChanged={site.reload} />
@@ -560,12 +572,13 @@ export function SitePage({ id }: { id: string }) {
         <div className="col">
           {env && (
             <Section title="File manager">
-              <FileManager key={env.id} env={env} role={role} />
+              {/* remounted when the status changes: a listing tried before the pod existed is tried again */}
+              <FileManager key={`${env.id}:${env.status}`} env={env} role={role} />
             </Section>
           )}
           {env && (
             <Section title="Database">
-              <DbBrowser key={env.id} env={env} />
+              <DbBrowser key={`${env.id}:${env.status}`} env={env} />
             </Section>
           )}
           {env && env.name !== 'production' && <DeleteEnvironment env={env} role={role} onDeleted={site.reload} />}
@@ -573,7 +586,7 @@ export function SitePage({ id }: { id: string }) {
             <ConfirmDelete
               what="site"
               name={s.name}
-              consequence={`Deletes ${s.name} with every environment, its files, databases and domains. This cannot be undone.`}
+              consequence={`Deletes ${s.name} with every environment, its files, databases and domains. A backup of each running environment is taken first and kept 30 days (triplane backup deleted lists them); if it fails, nothing is deleted.`}
               role={role}
               need="admin"
               busy={del.busy}

@@ -100,8 +100,8 @@ export interface ControlProcess {
   stop: () => Promise<number | null>;
 }
 
-/** `triplane init` then `triplane control` on a free port; waits for /readyz. */
-export async function startControl(o: { databaseUrl?: string; workers?: number } = {}): Promise<ControlProcess> {
+/** `triplane init` then `triplane control` on a free port (plus `args`, e.g. `--no-backup-schedule`); waits for /readyz. */
+export async function startControl(o: { databaseUrl?: string; workers?: number; args?: string[] } = {}): Promise<ControlProcess> {
   const dir = tempDir('triplane-cli-');
   const home = join(dir.path, 'home');
   const dataDir = join(dir.path, 'data');
@@ -114,7 +114,7 @@ export async function startControl(o: { databaseUrl?: string; workers?: number }
   const url = `http://127.0.0.1:${port}`;
   const child: ChildProcess = spawn(
     BIN,
-    ['control', ...storeArgs, '--listen', `127.0.0.1:${port}`, '--workers', String(o.workers ?? 1)],
+    ['control', ...storeArgs, '--listen', `127.0.0.1:${port}`, '--workers', String(o.workers ?? 1), ...(o.args ?? [])],
     { env: baseEnv, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
