@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer, request, type Server } from 'node:http';
+import { request, type Server } from 'node:http';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { BIN, type ControlProcess, freePort, startControl, tempDir, triplane } from './testing/cli.ts';
+import { siteWithOrigin } from './testing/origin.ts';
 
 /**
  * Environment logs end to end: a real `triplane edge --api` (2 workers) ships the access and error
@@ -89,42 +90,10 @@ test('requests through a real edge reach the log search and the live stream with
     body: JSON.stringify({ joinToken: JSON.parse(app.stdout).joinToken, address: '127.0.0.1', agentVersion: 'test' }),
   });
   assert.equal(joined.status, 200, JSON.stringify(joined.body));
-  // The origin plays the environment's pod on its member port; a port some other process on this
-  // shared machine holds already (a real pod) is skipped by creating the next site.
-  let envId = '';
-  let site = '';
-  for (let n = 0; !origin; n++) {
-    assert.ok(n < 6, 'no free member port');
-    site = n === 0 ? 'shop' : `shop${n}`;
-    const created = await run([
-      'site',
-      'create',
-      '--name',
-      site,
-      '--domain',
-      `${site}.example.test`,
-      '--timeout',
-      '90',
-      '--json',
-    ]);
-    assert.equal(created.code, 0, created.stderr);
-    envId = JSON.parse(created.stdout).environment.id as string;
-    const snap = await api('/edge/snapshot');
-    const member = snap.body.upstreams.find((u: { environmentId: string }) => u.environmentId === envId)?.members[0];
-    assert.ok(member, JSON.stringify(snap.body.upstreams));
-    const srv = createServer((req, res) => {
-      if (req.url === '/missing') {
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('nope');
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'text/html', 'cache-control': 'public, max-age=300' }).end('<p>shop</p>');
-    });
-    const bound = await new Promise<boolean>((resolve) => {
-      srv.once('error', () => resolve(false));
-      srv.listen(member.port, '127.0.0.1', () => resolve(true));
-    });
-    if (bound) origin = srv;
-  }
+  // The origin plays the environment's pod on its member port (the next site's when it is taken).
+  const made = await siteWithOrigin(run, async () => (await api('/edge/snapshot')).body);
+  origin = made.origin;
+  const { envId, site } = made;
   const host = `${site}.example.test`;
 
   const edgeSrv = await run(['server', 'create', 'edge1', '--role', 'edge', '--json']);

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer, request, type Server } from 'node:http';
+import { request, type Server } from 'node:http';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ContainerMetrics } from '@triplane/agent/metrics/container-metrics';
 import { podmanTestsOneAtATime } from '@triplane/runtime/integration/one-at-a-time';
 import { BIN, type ControlProcess, freePort, startControl, tempDir, triplane } from './testing/cli.ts';
+import { siteWithOrigin } from './testing/origin.ts';
 
 /**
  * The metrics pipeline end to end: a real `triplane edge --api` (2 workers) pushes the traffic it
@@ -72,7 +73,7 @@ function get(port: number, host: string, path: string): Promise<number> {
   });
 }
 
-test('requests through a real edge appear in the environment series within ~20 s', { timeout: 180_000 }, async (t) => {
+test('requests through a real edge appear in the environment series within ~20 s', { timeout: 180_000 }, async () => {
   // An app server at 127.0.0.1 so the environment gets an upstream member (the origin below plays its pod).
   const app = await run(['server', 'create', 'app1', '--role', 'app', '--json']);
   assert.equal(app.code, 0, app.stderr);
@@ -82,29 +83,11 @@ test('requests through a real edge appear in the environment series within ~20 s
   });
   assert.equal(joined.status, 200, JSON.stringify(joined.body));
   appServer = { id: joined.body.serverId, credential: joined.body.credential };
-  const created = await run(['site', 'create', '--name', 'shop', '--domain', 'shop.example.test', '--timeout', '90', '--json']);
-  assert.equal(created.code, 0, created.stderr);
-  envId = JSON.parse(created.stdout).environment.id as string;
-  const snap = await api('/edge/snapshot');
-  const member = snap.body.upstreams.find((u: { environmentId: string }) => u.environmentId === envId)?.members[0];
-  assert.ok(member, JSON.stringify(snap.body.upstreams));
-
-  origin = createServer((req, res) => {
-    if (req.url === '/missing') {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('nope');
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'text/html', 'cache-control': 'public, max-age=300' }).end('<p>shop</p>');
-  });
-  // (not events.once: it rejects on 'error' before an EADDRINUSE can be told apart)
-  const bound = await new Promise<boolean>((resolve, reject) => {
-    origin?.once('listening', () => resolve(true));
-    origin?.once('error', (e: NodeJS.ErrnoException) => (e.code === 'EADDRINUSE' ? resolve(false) : reject(e)));
-    origin?.listen(member.port, '127.0.0.1');
-  });
-  // The allocator's first web port is held by a site of another control plane (e.g. `make up`'s
-  // demo, or a benchmark) on this host: same rule as the e2e tests — say so and skip.
-  if (!bound) return t.skip(`port ${member.port} is taken by a site of another control plane on this host`);
+  // The origin plays the environment's pod on its member port (the next site's when it is taken).
+  const made = await siteWithOrigin(run, async () => (await api('/edge/snapshot')).body);
+  origin = made.origin;
+  envId = made.envId;
+  const host = made.host;
 
   const edgeSrv = await run(['server', 'create', 'edge1', '--role', 'edge', '--json']);
   assert.equal(edgeSrv.code, 0, edgeSrv.stderr);
@@ -127,15 +110,15 @@ test('requests through a real edge appear in the environment series within ~20 s
   const deadline = Date.now() + 60_000;
   while (ok === 0) {
     assert.ok(Date.now() < deadline && edge.exitCode === null, `the edge never served the site:\n${edgeOut}`);
-    const status = await get(port, 'shop.example.test', '/').catch(() => 0);
+    const status = await get(port, host, '/').catch(() => 0);
     if (status !== 0 && status !== 421) sent++;
     if (status === 200) ok++;
     else await new Promise((r) => setTimeout(r, 200));
   }
-  for (let i = 0; i < 40; i++) assert.equal(await get(port, 'shop.example.test', '/'), 200);
-  for (let i = 0; i < 5; i++) assert.equal(await get(port, 'shop.example.test', '/missing'), 404);
+  for (let i = 0; i < 40; i++) assert.equal(await get(port, host, '/'), 200);
+  for (let i = 0; i < 5; i++) assert.equal(await get(port, host, '/missing'), 404);
   // SQL injection: the site's WAF (CRS, block mode by default) refuses it
-  for (let i = 0; i < 3; i++) assert.equal(await get(port, 'shop.example.test', `/?id=${i}%27%20or%20%271%27%3D%271`), 403);
+  for (let i = 0; i < 3; i++) assert.equal(await get(port, host, `/?id=${i}%27%20or%20%271%27%3D%271`), 403);
   sent += 48;
   const lastRequest = Date.now();
 
@@ -165,11 +148,11 @@ test('requests through a real edge appear in the environment series within ~20 s
   );
   assert.equal(total('upstreamErrors'), 0);
 
-  const cli = await run(['env', 'metrics', 'shop', '--range', '1h', '--points', '3']);
+  const cli = await run(['env', 'metrics', made.site, '--range', '1h', '--points', '3']);
   assert.equal(cli.code, 0, cli.stderr);
   assert.match(cli.stdout, new RegExp(`^requests: +${sent} `, 'm'));
   assert.match(cli.stdout, /^TIME \(UTC\) +REQ\/S +2XX/m);
-  assert.equal((await run(['env', 'metrics', 'shop', '--range', '2d'])).code, 2);
+  assert.equal((await run(['env', 'metrics', made.site, '--range', '2d'])).code, 2);
 });
 
 test("an agent's container sampler (a real pod's cgroup files) reaches the environment's container series", {
