@@ -1,5 +1,5 @@
 import { type Logger, silentLogger } from '@triplane/kernel';
-import { type EdgeLogLine, LOG_MESSAGE_MAX, LOG_PATH_MAX, LOG_UA_MAX, LOGS_MAX_BATCH } from '@triplane/spec';
+import { type EdgeLogLine, LOG_MESSAGE_MAX, LOG_UA_MAX, LOGS_MAX_BATCH, sanitizePath } from '@triplane/spec';
 import type { AccessEntry } from './access-log.ts';
 import type { CompiledConfig } from './compile.ts';
 import type { WafEvent } from './waf-events.ts';
@@ -88,30 +88,9 @@ export class AccessLogRing {
 const cut = (s: string | undefined, max: number): string | undefined =>
   s === undefined ? undefined : s.length > max ? s.slice(0, max) : s;
 
-/** Endpoints whose query string is dropped whole: credentials or one-time tokens travel there. */
-const LOGIN_PATH = /(?:wp-login\.php|xmlrpc\.php|login|signin|logout|password|reset|token|oauth|auth)[^/]*\/?$/i;
-/** Query parameters whose value is replaced by `[redacted]` everywhere. */
-const SECRET_PARAM = /pass|pwd|token|secret|key|auth|session|sig|nonce|otp|code|ticket|credential/i;
-
-/**
- * A request target as shipped: login endpoints lose their query string (`/wp-login.php?[redacted]`),
- * credential-like parameters elsewhere keep their name but not their value, and the result is cut to
- * LOG_PATH_MAX. Headers (Cookie, Authorization…) are never shipped at all; bodies neither.
- */
-export function sanitizePath(url: string): string {
-  const q = url.indexOf('?');
-  if (q === -1) return cut(url, LOG_PATH_MAX) as string;
-  const path = url.slice(0, q);
-  if (LOGIN_PATH.test(path)) return cut(`${path}?[redacted]`, LOG_PATH_MAX) as string;
-  const params = url
-    .slice(q + 1, q + 1 + 4 * LOG_PATH_MAX)
-    .split('&')
-    .map((p) => {
-      const eq = p.indexOf('=');
-      return eq !== -1 && SECRET_PARAM.test(p.slice(0, eq)) ? `${p.slice(0, eq)}=[redacted]` : p;
-    });
-  return cut(`${path}?${params.join('&')}`, LOG_PATH_MAX) as string;
-}
+// sanitizePath: the redaction rule for shipped request targets lives in spec (the agent's site
+// logs apply it too); re-exported for this file's callers and tests.
+export { sanitizePath };
 
 const UPSTREAM_FAILURE: Record<string, string> = {
   'no-member': 'no healthy upstream member',

@@ -57,6 +57,15 @@ test('nginxLine / phpLine: request context lifted, fpm notices left out, worker 
   assert.equal(n?.host, 'shop.example.test');
   assert.equal(n?.ip, '10.88.0.1');
   assert.match(n?.message ?? '', /^\[error\] FastCGI sent in stderr: "PHP message: PHP Warning/);
+  // Query secrets get the edge's redaction (spec sanitizePath) in the path and in the message.
+  const secret = nginxLine(
+    '2026/11/25 06:54:24 [error] 7#7: *4 open() "/var/lib/wordpress/x" failed (2: No such file or directory), client: 10.88.0.1, server: _, request: "GET /x?key=rp-secret-key&login=admin HTTP/1.1", host: "shop.example.test", referrer: "https://shop.example.test/wp-login.php?action=rp&key=rp-secret-key"',
+    1000,
+  );
+  assert.equal(secret?.path, '/x?key=[redacted]&login=admin');
+  assert.ok(!secret?.message.includes('rp-secret-key'), secret?.message);
+  assert.match(secret?.message ?? '', /request: "GET \/x\?key=\[redacted\]&login=admin HTTP\/1\.1"/);
+  assert.match(secret?.message ?? '', /referrer: "https:\/\/shop\.example\.test\/wp-login\.php\?\[redacted\]"/);
   assert.deepEqual(nginxLine('nginx: [emerg] unknown directive "x"', 5), {
     at: 5,
     source: 'nginx',

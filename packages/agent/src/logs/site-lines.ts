@@ -1,4 +1,4 @@
-import { type AgentLogLine, LOG_PATH_MAX, LOG_SITE_MESSAGE_MAX } from '@triplane/spec';
+import { type AgentLogLine, LOG_PATH_MAX, LOG_SITE_MESSAGE_MAX, sanitizePath } from '@triplane/spec';
 
 /** A site error line before it is tied to an environment. */
 export type SiteLine = Omit<AgentLogLine, 'environmentId'>;
@@ -39,13 +39,18 @@ export function nginxLine(text: string, at: number): SiteLine | undefined {
   if (!t) return undefined;
   const m = NGINX.exec(t);
   if (!m) return { at, source: 'nginx', message: cut(t, LOG_SITE_MESSAGE_MAX) };
-  const line: SiteLine = { at, source: 'nginx', message: cut(`[${m[1]}] ${m[2] ?? ''}`, LOG_SITE_MESSAGE_MAX) };
-  const c = NGINX_CONTEXT.exec(m[2] ?? '');
+  // The request line and referrer nginx prints carry query strings: the edge's redaction rule
+  // (spec sanitizePath) applies here too, so a password reset token is not kept for 24 h.
+  const body = (m[2] ?? '')
+    .replace(/(, request: "\S+ )(\S+)/, (_all, head: string, target: string) => `${head}${sanitizePath(target)}`)
+    .replace(/(, referrer: ")([^"]*)/, (_all, head: string, ref: string) => `${head}${sanitizePath(ref)}`);
+  const line: SiteLine = { at, source: 'nginx', message: cut(`[${m[1]}] ${body}`, LOG_SITE_MESSAGE_MAX) };
+  const c = NGINX_CONTEXT.exec(body);
   if (c) {
     line.ip = cut(c[1] as string, 64);
     if (c[2] && c[3]) {
       line.method = cut(c[2], 32);
-      line.path = cut(c[3], LOG_PATH_MAX);
+      line.path = cut(sanitizePath(c[3]), LOG_PATH_MAX);
     }
     if (c[4]) line.host = cut(c[4], 253);
   }

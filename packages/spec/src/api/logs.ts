@@ -183,3 +183,29 @@ export const LogStreamQuery = Type.Object(
   { additionalProperties: false },
 );
 export type LogStreamQuery = Static<typeof LogStreamQuery>;
+
+/** Endpoints whose query string is dropped whole: credentials or one-time tokens travel there. */
+const LOGIN_PATH = /(?:wp-login\.php|xmlrpc\.php|login|signin|logout|password|reset|token|oauth|auth)[^/]*\/?$/i;
+/** Query parameters whose value is replaced by `[redacted]` everywhere. */
+const SECRET_PARAM = /pass|pwd|token|secret|key|auth|session|sig|nonce|otp|code|ticket|credential/i;
+
+/**
+ * A request target as shipped (by the edge's access log and the agent's site logs): login endpoints lose their query string (`/wp-login.php?[redacted]`),
+ * credential-like parameters elsewhere keep their name but not their value, and the result is cut to
+ * LOG_PATH_MAX. Headers (Cookie, Authorization…) are never shipped at all; bodies neither.
+ */
+export function sanitizePath(url: string): string {
+  const cut = (x: string, max: number) => (x.length > max ? x.slice(0, max) : x);
+  const q = url.indexOf('?');
+  if (q === -1) return cut(url, LOG_PATH_MAX);
+  const path = url.slice(0, q);
+  if (LOGIN_PATH.test(path)) return cut(`${path}?[redacted]`, LOG_PATH_MAX);
+  const params = url
+    .slice(q + 1, q + 1 + 4 * LOG_PATH_MAX)
+    .split('&')
+    .map((p) => {
+      const eq = p.indexOf('=');
+      return eq !== -1 && SECRET_PARAM.test(p.slice(0, eq)) ? `${p.slice(0, eq)}=[redacted]` : p;
+    });
+  return cut(`${path}?${params.join('&')}`, LOG_PATH_MAX);
+}
