@@ -795,6 +795,15 @@ async function main(): Promise<Record<string, unknown>> {
   const diskName = disk || (await must('sh', ['-c', `basename "$(findmnt -no SOURCE --target ${dir})"`])).trim();
   const sampler = new Sampler(edge.pid ?? 0, metricsPort, diskName);
   await sampler.init();
+  /** Where the backup was before and after a load run; `covered`: the whole run fell inside one phase of a still running backup. */
+  const coverage = (before: Job | undefined, after: Job | undefined) =>
+    before && after
+      ? {
+          before: before.message,
+          after: after.message,
+          covered: after.state === 'running' && phaseOf(before.message) === phaseOf(after.message),
+        }
+      : undefined;
   const measure = async (label: string, cookie: string | null, job?: () => Promise<Job>) => {
     const jobBefore = job ? await job() : undefined;
     const a = await sampler.take();
@@ -804,15 +813,7 @@ async function main(): Promise<Record<string, unknown>> {
     say(
       `${label}: ${r.rps} req/s, p50 ${r.p50ms} ms, p99 ${r.p99ms} ms${jobAfter ? ` (backup: ${jobAfter.state}, ${jobAfter.message})` : ''}`,
     );
-    const backup =
-      jobBefore && jobAfter
-        ? {
-            before: jobBefore.message,
-            after: jobAfter.message,
-            // the whole wrk run fell inside one phase of a still running backup
-            covered: jobAfter.state === 'running' && phaseOf(jobBefore.message) === phaseOf(jobAfter.message),
-          }
-        : undefined;
+    const backup = coverage(jobBefore, jobAfter);
     return { ...r, profile: profile(a, b), ...(backup ? { backup } : {}) };
   };
 
@@ -833,14 +834,7 @@ async function main(): Promise<Record<string, unknown>> {
     const b = await sampler.take();
     const jobAfter = job ? await job() : undefined;
     const p = profile(a, b);
-    const backup =
-      jobBefore && jobAfter
-        ? {
-            before: jobBefore.message,
-            after: jobAfter.message,
-            covered: jobAfter.state === 'running' && phaseOf(jobBefore.message) === phaseOf(jobAfter.message),
-          }
-        : undefined;
+    const backup = coverage(jobBefore, jobAfter);
     for (const [k, r] of [
       ['cached', c],
       ['uncached', u],

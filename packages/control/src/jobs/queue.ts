@@ -376,37 +376,27 @@ export class JobQueue {
    * A stopping worker gives the job back without counting the attempt: queued, due now,
    * for the next worker (handlers are idempotent steps and resume).
    */
-  async release(id: string, owner: string): Promise<boolean> {
-    const r = await this.store.db
-      .updateTable('jobs')
-      .set((eb) => ({
-        state: 'queued',
-        attempts: sql<number>`case when ${eb.ref('attempts')} > 0 then ${eb.ref('attempts')} - 1 else 0 end`,
-        run_at: this.clock.now(),
-        message: 'released by a stopping worker; will resume',
-        lease_owner: null,
-        lease_expires_at: null,
-        updated_at: isoNow(this.clock),
-      }))
-      .where('id', '=', id)
-      .where('lease_owner', '=', owner)
-      .where('state', '=', 'running')
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
+  release(id: string, owner: string): Promise<boolean> {
+    return this.#requeue(id, owner, 0, 'released by a stopping worker; will resume');
   }
 
   /**
    * The handler waits for something outside it (JobDeferred): queued again, due in `delayMs`,
    * the attempt not counted, the worker free meanwhile.
    */
-  async defer(id: string, owner: string, delayMs: number, message: string): Promise<boolean> {
+  defer(id: string, owner: string, delayMs: number, message: string): Promise<boolean> {
+    return this.#requeue(id, owner, delayMs, clampMessage(`${DEFERRED_PREFIX}${message}`, 500));
+  }
+
+  /** running (held by `owner`) → queued, due in `delayMs`, the attempt given back. */
+  async #requeue(id: string, owner: string, delayMs: number, message: string): Promise<boolean> {
     const r = await this.store.db
       .updateTable('jobs')
       .set((eb) => ({
         state: 'queued',
         attempts: sql<number>`case when ${eb.ref('attempts')} > 0 then ${eb.ref('attempts')} - 1 else 0 end`,
         run_at: this.clock.now() + delayMs,
-        message: clampMessage(`${DEFERRED_PREFIX}${message}`, 500),
+        message,
         lease_owner: null,
         lease_expires_at: null,
         updated_at: isoNow(this.clock),
