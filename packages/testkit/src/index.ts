@@ -1,2 +1,3 @@
 export * from './fake-clock.ts';
 export * from './fake-driver.ts';
+export * from './net.ts';

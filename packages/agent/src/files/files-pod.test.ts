@@ -7,7 +7,6 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -17,6 +16,7 @@ import { http, waitFor } from '@triplane/runtime/integration/http';
 import { podmanTestsOneAtATime } from '@triplane/runtime/integration/one-at-a-time';
 import { installWordPress } from '@triplane/runtime/integration/wp-install';
 import { essentialsSpec } from '@triplane/runtime/pod/fixtures';
+import { freePort } from '@triplane/testkit';
 import { MASK, podmanSqlRunner, READ_ONLY_PRELUDE, type RowsPage } from './db.ts';
 import { runFileJob } from './job-main.ts';
 import { type FileListing, wwwDataOf } from './ops.ts';
@@ -24,16 +24,6 @@ import { type FileListing, wwwDataOf } from './ops.ts';
 podmanTestsOneAtATime();
 
 const log = (m: string) => process.stderr.write(`# ${m}\n`);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 const code = (c: string) => (e: unknown) => isTriplaneError(e) && e.code === c;
 

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { type AddressInfo, createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -19,21 +19,12 @@ import { http, waitFor } from '@triplane/runtime/integration/http';
 import { podmanTestsOneAtATime } from '@triplane/runtime/integration/one-at-a-time';
 import { essentialsSpec } from '@triplane/runtime/pod/fixtures';
 import type { LogLine } from '@triplane/spec';
+import { freePort } from '@triplane/testkit';
 import { SiteLogCollector } from './collector.ts';
 
 podmanTestsOneAtATime();
 
 const log = (m: string) => process.stderr.write(`# ${m}\n`);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /** The current recipes' image tags, when all are built (this test never builds images). */
 async function builtImages(): Promise<Record<string, string> | string> {
