@@ -9,7 +9,11 @@
  * Removes everything it created, also on failure or Ctrl-C.
  *
  *   node bench/backup/run.ts [--files-mb 1100] [--db-mb 230] [--wrk-seconds 20] [--connections 16]
- *                            [--edge-workers 2] [--out result.json]
+ *                            [--edge-workers 2] [--load closed|open] [--ab N] [--out result.json]
+ *
+ * `--ab N` replaces the one loaded run per phase by N pairs of windows with the backup's lane
+ * stopped and running (ABBA), which resolves far smaller effects on this noisy VM than idle
+ * runs minutes apart; e.g. `--ab 3 --wrk-seconds 6`.
  *
  * Small sizes (`--files-mb 50 --db-mb 20 --wrk-seconds 3`) check the harness itself; a backup
  * shorter than the loaded wrk runs is reported (`backupOutlastedWrk: false`), not hidden.
@@ -23,7 +27,7 @@ import { request as httpsRequest } from 'node:https';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { spawnLowPriority } from '@triplane/agent/backup/lowprio';
+import { DEFAULT_LANE_NAME, spawnLowPriority } from '@triplane/agent/backup/lowprio';
 import { acquireLock } from '@triplane/kernel';
 import { PODMAN_TEST_LOCK } from '@triplane/runtime/integration/one-at-a-time';
 import { podContainers } from '@triplane/runtime/podman/driver';
@@ -40,6 +44,14 @@ const { values: opt } = parseArgs({
     'rate-fraction': { type: 'string', default: '0.5' },
     /** `--experiments yes|only`: measure each piece of a backup alone (and stop there with `only`). */
     experiments: { type: 'string' },
+    /**
+     * `--ab N`: in each phase of the first backup, N pairs of windows in ABBA order, the lane
+     * stopped (SIGSTOP to every process in the `triplane-low` cgroups) and running, instead of
+     * one run. Both kinds of window see the same data, page cache, open dump transaction and
+     * drift of this shared VM, so their p99s compare the backup's effect alone (idle runs
+     * minutes apart differ by 14–45 % here).
+     */
+    ab: { type: 'string', default: '0' },
     out: { type: 'string' },
   },
 });
@@ -57,6 +69,8 @@ const EDGE_WORKERS = Number(opt['edge-workers']);
 const LOAD = opt.load === 'open' ? 'open' : 'closed';
 if (opt.load !== 'open' && opt.load !== 'closed') throw new Error('--load must be open or closed');
 const RATE_FRACTION = Number(opt['rate-fraction']);
+const AB_PAIRS = Number(opt.ab);
+if (!Number.isInteger(AB_PAIRS) || AB_PAIRS < 0) throw new Error('--ab must be a whole number');
 
 const SITE = 'bkbench';
 const DOMAIN = 'bkbench.example.test';
@@ -92,6 +106,41 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 
 // ---------------------------------------------------------------- small helpers
 
+/**
+ * Every process of the low-priority lane's jobs: the job leaves under `triplane-low` (cpu
+ * controller), never the lane directory itself, and never a process that is not the job's own
+ * (cgroup v1 lists a process once any of its threads is in the group).
+ */
+async function lanePids(): Promise<number[]> {
+  const pids: number[] = [];
+  const lane = join('/sys/fs/cgroup/cpu', DEFAULT_LANE_NAME);
+  for (const e of await readdir(lane, { withFileTypes: true }).catch(() => [])) {
+    if (!e.isDirectory()) continue;
+    const procs = await readFile(join(lane, e.name, 'cgroup.procs'), 'utf8').catch(() => '');
+    for (const l of procs.split('\n')) {
+      const pid = Number(l);
+      if (!l.trim() || !Number.isInteger(pid)) continue;
+      const comm = (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim();
+      if (comm && !/^(mariadbd|mysqld)$/.test(comm)) pids.push(pid);
+    }
+  }
+  return pids;
+}
+
+let lanePaused = false;
+/** Stop or continue the whole lane (`--ab`): the backup's processes, not the storefront's. */
+async function pauseLane(pause: boolean): Promise<number> {
+  const pids = await lanePids();
+  for (const pid of pids) {
+    try {
+      process.kill(pid, pause ? 'SIGSTOP' : 'SIGCONT');
+    } catch {
+      // exited in between
+    }
+  }
+  lanePaused = pause;
+  return pids.length;
+}
 function pipeRun(cmd: string, args: string[], input: string): Promise<Run> {
   return new Promise((resolve) => {
     const c = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -404,6 +453,14 @@ interface LoadedPhase {
   wrkEndedAtS: number;
   cached: Measured;
   uncached: Measured;
+}
+
+interface AbPhase {
+  windows: ({ paused: boolean; stoppedProcesses: number } & Record<'cached' | 'uncached', Measured>)[];
+  summary: Record<
+    'cached' | 'uncached',
+    { windows: number; p99Stopped: number; p99Running: number; ratio: number; rpsStopped: number; rpsRunning: number }
+  >;
 }
 
 interface WrkResult {
@@ -851,6 +908,50 @@ async function main(): Promise<Record<string, unknown>> {
       ? measureOpen(label, job)
       : { cached: await measure(`${label} cached`, null, job), uncached: await measure(`${label} uncached`, BYPASS_COOKIE, job) };
 
+  /**
+   * `--ab`: windows with the lane stopped (A) and running (B) in ABBA order inside one phase of a
+   * running backup; a window counts only if the backup stayed in that phase and running.
+   */
+  const measureAb = async (label: string, job: () => Promise<Job>): Promise<AbPhase> => {
+    cleanups.push(async () => {
+      if (lanePaused) await pauseLane(false);
+    });
+    const windows: AbPhase['windows'] = [];
+    try {
+      for (let i = 0; i < AB_PAIRS; i++) {
+        for (const paused of i % 2 === 0 ? [true, false] : [false, true]) {
+          const stopped = await pauseLane(paused);
+          await sleep(300);
+          const m = await measureBoth(`${label} ${paused ? 'lane stopped' : 'lane running'} ${i + 1}`, job);
+          windows.push({ paused, stoppedProcesses: paused ? stopped : 0, ...m });
+        }
+      }
+    } finally {
+      if (lanePaused) await pauseLane(false);
+    }
+    const med = (xs: number[]) => {
+      const v = [...xs].sort((a, b) => a - b);
+      const m = Math.floor(v.length / 2);
+      return v.length % 2 ? (v[m] as number) : ((v[m - 1] as number) + (v[m] as number)) / 2;
+    };
+    const summary = {} as AbPhase['summary'];
+    for (const page of ['cached', 'uncached'] as const) {
+      const ok = windows.filter((w) => w[page].backup?.covered !== false);
+      const p99 = (paused: boolean) => med(ok.filter((w) => w.paused === paused).map((w) => w[page].p99ms));
+      const rps = (paused: boolean) => med(ok.filter((w) => w.paused === paused).map((w) => w[page].rps));
+      summary[page] = {
+        windows: ok.length,
+        p99Stopped: p99(true),
+        p99Running: p99(false),
+        ratio: Math.round((p99(false) / p99(true)) * 100) / 100,
+        rpsStopped: rps(true),
+        rpsRunning: rps(false),
+      };
+      say(`${label} ${page}: median p99 lane stopped ${p99(true)} ms, running ${p99(false)} ms → ${summary[page].ratio}×`);
+    }
+    return { windows, summary };
+  };
+
   // Warm-up (not recorded): TLS sessions, the edge workers' caches and JIT, PHP's opcache.
   const capCached = await wrkFor(edgePort, null, Math.min(5, WRK_S));
   const capUncached = await wrkFor(edgePort, BYPASS_COOKIE, Math.min(5, WRK_S));
@@ -935,6 +1036,7 @@ async function main(): Promise<Record<string, unknown>> {
     // Under load: a cached and an uncached wrk run while it dumps the database (mariadb-dump →
     // restic stdin), and again once it reads the files (restic over the uploads volume).
     const load: Partial<Record<'database' | 'files', LoadedPhase | { skipped: string }>> = {};
+    const ab: Partial<Record<'database' | 'files', AbPhase>> = {};
     if (underLoad) {
       for (const ph of ['database', 'files'] as const) {
         const j = await waitUntil(`${label}: the ${ph} phase`, 1_800_000, async () => {
@@ -949,6 +1051,10 @@ async function main(): Promise<Record<string, unknown>> {
           continue;
         }
         const startedAtS = (Date.now() - t0) / 1000;
+        if (AB_PAIRS > 0) {
+          ab[ph] = await measureAb(`${label} ${ph}`, getJob);
+          continue;
+        }
         const { cached, uncached } = await measureBoth(`${label} ${ph}`, getJob);
         load[ph] = { wrkStartedAtS: startedAtS, wrkEndedAtS: (Date.now() - t0) / 1000, cached, uncached };
       }
@@ -969,12 +1075,12 @@ async function main(): Promise<Record<string, unknown>> {
       filesSnapshotId: string;
     }>(`/backups/${final.params.backupId}`);
     say(`${label}: ${durationS} s, added ${MB(b.addedBytes)} MB`);
-    return { jobId: final.id, durationS, repoBytes: await duBytes(repo), snapshot: b, timeline, load };
+    return { jobId: final.id, durationS, repoBytes: await duBytes(repo), snapshot: b, timeline, load, ab };
   };
   const first = await runBackup('backup 1', true);
   const loadedRuns = Object.values(first.load).flatMap((x) => ('skipped' in x ? [] : [x.cached, x.uncached]));
   const outlasted = loadedRuns.length === 4 && loadedRuns.every((r) => r.backup?.covered);
-  if (!outlasted)
+  if (!outlasted && AB_PAIRS === 0)
     say('WARNING: not every loaded wrk run fell inside one backup phase: use a larger dataset or a shorter --wrk-seconds');
   const idleAfter = await measureBoth('idle-after');
 
@@ -1008,6 +1114,7 @@ async function main(): Promise<Record<string, unknown>> {
   out.changes = { newFiles: changed.files, newBytes: changed.bytes, rewrittenFiles: 3, deletedFiles: 2, posts: 5, logRows: 200 };
   out.backup2 = { ...second, repoGrowthBytes: second.repoBytes - first.repoBytes };
   out.backupOutlastedWrk = outlasted;
+  if (AB_PAIRS > 0) out.abPairs = AB_PAIRS;
   out.ratios = {
     ...ratios,
     worstCachedP99: worst('cached'),
@@ -1042,6 +1149,23 @@ function markdown(o: Record<string, any>): string {
   }
   const b1 = o.backup1;
   const b2 = o.backup2;
+  const ab = Object.entries((b1.ab ?? {}) as Record<string, AbPhase>);
+  if (ab.length) {
+    l.push(
+      '',
+      `Lane stopped vs running, ABBA windows inside one phase of backup 1 (median of each kind; ${o.abPairs} pairs):`,
+      '',
+      '| page | phase | windows | p99 lane stopped ms | p99 lane running ms | running ÷ stopped | req/s stopped | req/s running |',
+      '| ---- | ----- | ------: | ------------------: | ------------------: | ----------------: | ------------: | ------------: |',
+    );
+    for (const page of ['cached', 'uncached'] as const)
+      for (const [ph, a] of ab) {
+        const x = a.summary[page];
+        l.push(
+          `| ${page} | ${ph} | ${x.windows} | ${x.p99Stopped} | ${x.p99Running} | **${x.ratio}** | ${x.rpsStopped.toFixed(1)} | ${x.rpsRunning.toFixed(1)} |`,
+        );
+      }
+  }
   l.push(
     '',
     `p99 during ÷ idle (worst phase): cached ${o.ratios.worstCachedP99} (target ≤ 1.15), uncached ${o.ratios.worstUncachedP99} (target ≤ 1.3); all: ${JSON.stringify(o.ratios)}`,

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { type Clock, createLogger, type Logger, systemClock, TriplaneError } from '@triplane/kernel';
 import type { RuntimeDriver } from '@triplane/runtime/driver';
 import type { AssignedEnvironment } from '@triplane/spec';
+import { returnLentThreads } from './backup/db-thread.ts';
 import { spawnLowPriority } from './backup/lowprio.ts';
 import { ControlLink } from './control-link.ts';
 import { hostFacts } from './facts.ts';
@@ -151,6 +152,11 @@ export async function runAgent(o: AgentOptions): Promise<RunningAgent> {
             return child;
           },
         });
+  if (jobs) {
+    // A job killed mid-dump can leave mariadbd's dump thread in the lane (backup/db-thread.ts).
+    const back = returnLentThreads();
+    if (back) log.warn({ threads: back }, 'agent job: database threads left in the low-priority lane were put back');
+  }
   jobs?.start();
   // File manager + database browser: their own claim loop (interactive lane), never behind a backup.
   const fileJobs =

@@ -277,6 +277,26 @@ function setCpuIdle(lane: string, want: boolean, missing: string[]): boolean {
   return want;
 }
 
+/**
+ * A cgroup v1 cpu group beside the lane (`<cpu mount>/<name>`, `cpu.idle=1`, else the minimum
+ * weight) for single threads of other processes lent to the lane (db-thread.ts). Not a job leaf:
+ * those are signalled as a whole, and v1 lists a process in `cgroup.procs` as soon as any one of
+ * its threads is in the group. Null where threads can't be placed one by one (v2, no cpu
+ * controller, not root).
+ */
+export function threadLaneGroup(name: string): { path: string; cpuMount: string } | null {
+  const m = readMounts().v1.get('cpu');
+  if (!m) return null;
+  const path = join(m.mountPoint, name);
+  try {
+    mkdirSync(path, { recursive: true });
+    if (!setCpuIdle(path, true, [])) writeFileSync(join(path, 'cpu.shares'), '2');
+  } catch {
+    return null;
+  }
+  return { path, cpuMount: m.mountPoint };
+}
+
 function createJobCgroup(o: LaneCgroupOptions): JobCgroup | { reason: string } {
   const name = o.name ?? DEFAULT_LANE_NAME;
   if (!/^[A-Za-z0-9._-]+$/.test(name)) return { reason: `invalid cgroup lane name ${JSON.stringify(name)}` };
