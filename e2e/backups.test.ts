@@ -23,7 +23,9 @@ const SITE = 'bk1';
 const DOMAIN = 'bk1.example.test';
 const CLONE = 'bk1copy';
 const CLONE_DOMAIN = 'copy.example.test';
-const PODS = [`${SITE}-production`, `${SITE}-staging`, `${CLONE}-production`];
+const RESTORED = 'bk1back';
+const RESTORED_DOMAIN = 'back.example.test';
+const PODS = [`${SITE}-production`, `${SITE}-staging`, `${CLONE}-production`, `${RESTORED}-production`];
 const UPLOADS = '/var/lib/wordpress/wp-content/uploads';
 
 /** `cmd` with `input` on stdin. */
@@ -460,11 +462,67 @@ describe('e2e: backups, restore, clone, staging', { timeout: 1_200_000 }, () => 
     );
   });
 
+  test('a deleted site comes back from its pre-delete backup as a new site: the post is there, the old URL is not', async (t) => {
+    if (skip) return t.skip(skip);
+    // The clone is a WordPress site of its own: write on it, then delete it (pre-delete backup).
+    const OLD = `${CLONE}-production`;
+    await sql(
+      OLD,
+      `INSERT INTO wp_posts (post_author, post_date, post_date_gmt, post_content, post_title, post_excerpt, post_status, post_name, to_ping, pinged, post_modified, post_modified_gmt, post_content_filtered, guid, post_type)
+       VALUES (1, NOW(), UTC_TIMESTAMP(), '<a href="https://${CLONE_DOMAIN}/about/">about</a>', 'Written before the delete', '', 'publish', 'written-before-the-delete', '', '', NOW(), UTC_TIMESTAMP(), '', 'https://${CLONE_DOMAIN}/?p=998', 'post');`,
+    );
+    const del = await cli(['site', 'delete', CLONE, '--confirm', CLONE, '--json'], 600_000);
+    assert.equal(del.code, 0, del.stdout + del.stderr);
+    const backupId = (JSON.parse(del.stdout) as { job: { result: { preDeleteBackups: { backupId: string }[] } } }).job.result
+      .preDeleteBackups[0]?.backupId;
+    assert.ok(backupId, del.stdout);
+    await waitUntil('the deleted site’s pod gone', 60_000, async () =>
+      (await run('podman', ['pod', 'exists', OLD])).code !== 0 ? true : undefined,
+    );
+    const left = await cli(['backup', 'deleted', '--json']);
+    assert.ok(
+      (JSON.parse(left.stdout) as { items: { id: string }[] }).items.some((b) => b.id === backupId),
+      'listed among deleted sites’ backups',
+    );
+    // Back, under a new name and domain: nothing of the old environment runs on the server any more.
+    const r = await jobVerb(['backup', 'restore-site', backupId, '--name', RESTORED, '--domain', RESTORED_DOMAIN]);
+    created.push(RESTORED);
+    assert.equal(r.job.state, 'succeeded', JSON.stringify(r.job.error));
+    assert.equal(r.job.result.fromUrl, `https://${CLONE_DOMAIN}`);
+    const pod = `${RESTORED}-production`;
+    assert.equal(
+      await sql(pod, "SELECT post_title FROM wp_posts WHERE post_name = 'written-before-the-delete';"),
+      'Written before the delete',
+    );
+    assert.equal(
+      await sql(
+        pod,
+        "SELECT GROUP_CONCAT(option_value ORDER BY option_name) FROM wp_options WHERE option_name IN ('home', 'siteurl');",
+      ),
+      `https://${RESTORED_DOMAIN},https://${RESTORED_DOMAIN}`,
+    );
+    const dump = await run('podman', ['exec', `${pod}-db`, 'mariadb-dump', 'wordpress']);
+    assert.equal(dump.code, 0, dump.stderr);
+    assert.ok(!dump.stdout.includes(`://${CLONE_DOMAIN}`), 'no old URL left in the database');
+    assert.ok(dump.stdout.includes(`https://${RESTORED_DOMAIN}/about/`));
+    const owner = await run('podman', ['exec', `${pod}-php`, 'stat', '-c', '%U', `${UPLOADS}/2026/11/photo.bin`]);
+    assert.equal(owner.stdout.trim(), 'www-data', 'the uploads came back, owned by the new site’s www-data');
+    const e = await apiGet<{ runtime: { webPorts: Record<string, number> } }>(
+      `/environments/${(r.job.params as { targetEnvironmentId: string }).targetEnvironmentId}`,
+    );
+    const home = await get(`http://127.0.0.1:${Object.values(e.runtime.webPorts)[0]}/`, {
+      host: RESTORED_DOMAIN,
+      'x-forwarded-proto': 'https',
+    });
+    assert.equal(home.status, 200);
+    assert.match(home.body, /Written before the delete/);
+  });
+
   test('a backup of one site can not be restored into another; a corrupted repository fails loudly and leaves the site', async (t) => {
     if (skip) return t.skip(skip);
     const cloneEnv = (
       await apiGet<{ items: { id: string; name: string }[] }>(
-        `/sites/${(await apiGet<{ items: { id: string; name: string }[] }>('/sites')).items.find((s) => s.name === CLONE)?.id}/environments`,
+        `/sites/${(await apiGet<{ items: { id: string; name: string }[] }>('/sites')).items.find((s) => s.name === RESTORED)?.id}/environments`,
       )
     ).items[0];
     assert.ok(cloneEnv);

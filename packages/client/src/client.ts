@@ -46,6 +46,7 @@ import type {
   Page,
   PurgeRequest,
   PurgeResponse,
+  RestoreAsSiteRequest,
   RestoreRequest,
   Server,
   ServerDetail,
@@ -235,6 +236,9 @@ export class TriplaneClient {
     /** 202: copy `from` (default production) into this environment. */
     pull: (environmentId: string, body: SyncRequest = {}) =>
       this.#send<{ job: Job }>('POST', `/environments/${seg(environmentId)}/pull`, body),
+    /** 202: a new site filled from a production backup (also a deleted site's) + its `env.sync` job; org admin. */
+    restoreAsSite: (id: string, body: RestoreAsSiteRequest) =>
+      this.#send<CloneResponse>('POST', `/backups/${seg(id)}/restore-as-site`, body),
     /** 202 with the `backup.restore` job; a safety backup is taken first. */
     restore: (id: string, body: RestoreRequest = {}) => this.#send<{ job: Job }>('POST', `/backups/${seg(id)}/restore`, body),
     /** 202 with the `backup.export` job; when it succeeded, `jobs.artifact(job.id)` is the .tar.gz (24 h). */

@@ -36,6 +36,7 @@ export type {
   Organization,
   PurgeRequest,
   PurgeResponse,
+  RestoreAsSiteRequest,
   RestoreRequest,
   RestoreScope,
   Role,
@@ -54,7 +55,7 @@ export type {
   User,
 } from '@triplane/spec';
 
-/** `POST /sites/{id}/clone` and `/sites/{id}/staging`. */
+/** `POST /sites/{id}/clone`, `/sites/{id}/staging` and `/backups/{id}/restore-as-site`. */
 export interface CloneResponse {
   site: import('@triplane/spec').Site;
   environment: import('@triplane/spec').Environment;

@@ -1,5 +1,6 @@
 import type { CreateSiteRequest, CreateSiteResponse, Site } from '@triplane/client';
 import { useMemo, useState } from 'react';
+import { DeletedSitesBackups } from '../components/deleted-backups.tsx';
 import { LiveJob } from '../components/job-watch.tsx';
 import { useAction, useApi } from '../hooks.ts';
 import { Link } from '../router.tsx';
@@ -209,6 +210,7 @@ export function SitesPage() {
         )}
       </Section>
       <AddSite orgId={orgId} onCreated={sites.reload} />
+      <DeletedSitesBackups orgId={orgId} onRestored={sites.reload} />
     </>
   );
 }

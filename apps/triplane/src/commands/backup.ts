@@ -1,4 +1,4 @@
-import type { Backup, RestoreScope, SyncDatabase, SyncRequest } from '@triplane/client';
+import type { Backup, CloneResponse, RestoreScope, SyncDatabase, SyncRequest } from '@triplane/client';
 import { type Command, Option } from 'commander';
 import { collect, type Flags, withApi } from '../cli/command.ts';
 import { session } from '../cli/context.ts';
@@ -167,6 +167,26 @@ export function registerBackup(program: Command): void {
   addWaitOptions(
     withApi(
       backup
+        .command('restore-site')
+        .description(
+          "restore a production backup as a new site — also a deleted site's (see `backup deleted`); URLs are rewritten for its domain",
+        )
+        .argument('<backup>', 'backup id')
+        .requiredOption('--name <name>', 'name of the new site')
+        .option('--domain <hostname>', 'a domain of the new site (repeatable; the first is primary)', collect, []),
+    ),
+  ).action(async (id: string, flags: Flags) => {
+    const s = session(flags);
+    const r = await s.client.backups.restoreAsSite(id, { name: flags.name as string, domains: flags.domain as string[] });
+    await followCopy(s, r, `restore of backup ${id} as ${r.site.name}`, flags, {
+      queued: `site ${r.site.name} created; restoring backup ${id} into it: job ${r.syncJob.id}`,
+      done: `site ${r.site.name} restored from backup ${id}${r.domains[0] ? ` at https://${r.domains[0].hostname}/` : ''}`,
+    });
+  });
+
+  addWaitOptions(
+    withApi(
+      backup
         .command('download')
         .description('download a backup as a .tar.gz (db.sql, wp-content/…, environment.json), prepared on its app server')
         .argument('<backup>', 'backup id')
@@ -193,6 +213,25 @@ export function registerBackup(program: Command): void {
     if (out === '-') process.stderr.write(`${msg}\n`);
     else line(`${msg} → ${file}`);
   });
+}
+
+/** Follow the `env.sync` of a new copy (clone, staging, restore-as-site) and say how it ended. */
+async function followCopy(
+  s: ReturnType<typeof session>,
+  r: CloneResponse,
+  label: string,
+  flags: Flags,
+  say: { queued: string; done: string },
+): Promise<void> {
+  const { job: final, waited } = await maybeWait(s, r.syncJob, label, flags);
+  if (s.json) {
+    printJson({ ...r, syncJob: final });
+    if (waited) assertSucceeded(final); // exit 6 for a failed job, --json or not
+    return;
+  }
+  if (!waited) return line(say.queued);
+  assertSucceeded(final);
+  line(say.done);
 }
 
 function sub(program: Command, name: string): Command {
@@ -238,15 +277,10 @@ export function registerSync(program: Command): void {
       domains: flags.domain as string[],
       ...(flags.fromBackup ? { fromBackupId: flags.fromBackup as string } : {}),
     });
-    const { job: final, waited } = await maybeWait(s, r.syncJob, `clone of ${site.name} into ${r.site.name}`, flags);
-    if (s.json) {
-      printJson({ ...r, syncJob: final });
-      if (waited) assertSucceeded(final);
-      return;
-    }
-    if (!waited) return line(`site ${r.site.name} created; copying its data: job ${r.syncJob.id}`);
-    assertSucceeded(final);
-    line(`site ${r.site.name} is a copy of ${site.name}${r.domains[0] ? ` at https://${r.domains[0].hostname}/` : ''}`);
+    await followCopy(s, r, `clone of ${site.name} into ${r.site.name}`, flags, {
+      queued: `site ${r.site.name} created; copying its data: job ${r.syncJob.id}`,
+      done: `site ${r.site.name} is a copy of ${site.name}${r.domains[0] ? ` at https://${r.domains[0].hostname}/` : ''}`,
+    });
   });
 
   const env = sub(program, 'env');
@@ -269,17 +303,10 @@ export function registerSync(program: Command): void {
       domains: flags.domain as string[],
       ...(flags.fromBackup ? { fromBackupId: flags.fromBackup as string } : {}),
     });
-    const { job: final, waited } = await maybeWait(s, r.syncJob, `staging of ${site.name}`, flags);
-    if (s.json) {
-      printJson({ ...r, syncJob: final });
-      if (waited) assertSucceeded(final);
-      return;
-    }
-    if (!waited) return line(`environment ${r.environment.name} created; copying production: job ${r.syncJob.id}`);
-    assertSucceeded(final);
-    line(
-      `${site.name}/${r.environment.name} is a copy of production${flags.fromBackup ? ` as of backup ${flags.fromBackup}` : ''}`,
-    );
+    await followCopy(s, r, `staging of ${site.name}`, flags, {
+      queued: `environment ${r.environment.name} created; copying production: job ${r.syncJob.id}`,
+      done: `${site.name}/${r.environment.name} is a copy of production${flags.fromBackup ? ` as of backup ${flags.fromBackup}` : ''}`,
+    });
   });
 
   for (const direction of ['push', 'pull'] as const) {

@@ -12,6 +12,7 @@ import { getPriority } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { DB_THREAD_GROUP, lendDumpThread, returnLentThreads } from './db-thread.ts';
 import { threadLaneGroup } from './lowprio.ts';
+import { nsenterArgs } from './nsenter.ts';
 
 function mariadbImage(): string | undefined {
   if (process.getuid?.() !== 0 || !existsSync('/sys/fs/cgroup/cpu/cpu.shares')) return undefined;
@@ -40,11 +41,9 @@ const cpuGroupOf = (pid: number, tid: number) =>
 
 /** A mariadb-dump whose output is read up to the first chunk and then left unread: its connection stays open. */
 function stalledDump(pid: number) {
-  const child = spawn(
-    'nsenter',
-    ['--target', String(pid), '--all', '--root', '--wd', 'mariadb-dump', '--single-transaction', '--quick', 'wp'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const child = spawn('nsenter', nsenterArgs(pid, ['mariadb-dump', '--single-transaction', '--quick', 'wp']), {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const exited = new Promise<number | null>((res) => child.once('close', res));
   const firstChunk = new Promise<void>((res) =>
     child.stdout.once('data', () => {

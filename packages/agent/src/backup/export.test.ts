@@ -24,7 +24,7 @@ import { siteProvision } from '@triplane/control/jobs/handlers/site-provision';
 import { createHarness, type Harness } from '@triplane/control/testing/harness';
 import { silentLogger, TriplaneError } from '@triplane/kernel';
 import { AgentJobRunner, type JobLink } from '../jobs/runner.ts';
-import type { ExecContext } from './executor.ts';
+import { type ExecContext, sourceFromBackup } from './executor.ts';
 import { exportBackup, httpArtifactUpload } from './export.ts';
 import { Restic } from './restic.ts';
 
@@ -262,6 +262,48 @@ describe('backup.export', () => {
         e instanceof TriplaneError &&
         e.code === 'TRIPLANE_ERR_BACKUP_UPLOAD_FAILED' &&
         (e.details as { retryable?: boolean }).retryable === true,
+    );
+  });
+
+  it('restore-as-site: a source gone from the server is read from the environment.json its backup kept', async () => {
+    const goneEnv = 'env_gggggggggggggggg';
+    const spec = join(root, 'state', 'backup', 'spec', goneEnv);
+    mkdirSync(spec, { recursive: true });
+    const kept = {
+      id: goneEnv,
+      siteId: 'site_hhhhhhhhhhhhhhhh',
+      siteName: 'old-shop',
+      name: 'production',
+      domains: ['old-shop.example.com'],
+      externalDatabase: null,
+      runtime: { unixUser: 'tp-old-shop-production', uidSlot: 7, webPort: 20007 },
+    };
+    writeFileSync(join(spec, 'environment.json'), `${JSON.stringify(kept)}\n`);
+    const id = 'bak_iiiiiiiiiiiiiiii';
+    const tags = [`backup=${id}`, `env=${goneEnv}`, `site=${kept.siteId}`, 'kind=pre-delete'];
+    const files = (await restic.backupPaths([data, spec], { tags, host: 'triplane' })).snapshotId;
+    const from = { backupId: id, dbSnapshotId: null, filesSnapshotId: files };
+    const t = await sourceFromBackup(ctxOf(), goneEnv, from);
+    assert.equal(t.gone, true);
+    assert.deepEqual(
+      [t.envId, t.siteId, t.pod, t.dbContainer],
+      [goneEnv, kept.siteId, 'old-shop-production', 'old-shop-production-db'],
+    );
+    assert.equal(t.environment.runtime.uidSlot, 7, 'the uid slot its files are owned by');
+    assert.deepEqual(t.environment.domains, ['old-shop.example.com']);
+    // The snapshots must be of the environment the job names; a spec that is not one is refused.
+    await assert.rejects(
+      sourceFromBackup(ctxOf(), envId, from),
+      (e: TriplaneError) => e.code === 'TRIPLANE_ERR_BACKUP_WRONG_SITE',
+    );
+    writeFileSync(join(spec, 'environment.json'), `{"id":"${goneEnv}"}\n`);
+    const id2 = 'bak_jjjjjjjjjjjjjjjj';
+    const files2 = (
+      await restic.backupPaths([data, spec], { tags: [`backup=${id2}`, `env=${goneEnv}`, 'kind=pre-delete'], host: 'triplane' })
+    ).snapshotId;
+    await assert.rejects(
+      sourceFromBackup(ctxOf(), goneEnv, { backupId: id2, dbSnapshotId: null, filesSnapshotId: files2 }),
+      (e: TriplaneError) => e.code === 'TRIPLANE_ERR_BACKUP_SNAPSHOT_NOT_FOUND' && /environment\.json/.test(e.message),
     );
   });
 });

@@ -10,7 +10,16 @@ import { join } from 'node:path';
 import { isTriplaneError } from '@triplane/kernel';
 import type { BackupKind, RestoreScope } from '@triplane/spec';
 import type { ChildEvent, ChildInput } from '../jobs/runner.ts';
-import { createBackup, type ExecContext, restoreBackup, type SyncParams, syncEnvironments, targetOf } from './executor.ts';
+import {
+  createBackup,
+  type EnvTarget,
+  type ExecContext,
+  restoreBackup,
+  type SyncParams,
+  sourceFromBackup,
+  syncEnvironments,
+  targetOf,
+} from './executor.ts';
 import { type ExportParams, exportBackup, httpArtifactUpload } from './export.ts';
 import { Restic } from './restic.ts';
 import { pruneBackups } from './retention.ts';
@@ -90,21 +99,23 @@ async function main(): Promise<number> {
         });
         break;
       case 'env.sync': {
+        const sp = p as unknown as SyncParams;
         const src = input.environments[String(p.sourceEnvironmentId)];
         const dst = input.environments[String(p.targetEnvironmentId)];
-        if (!src || !dst) {
+        // restore-as-site: a source that no longer runs here (deleted site) is read from its backup.
+        const fromBackup = sp.sourceSpecFromBackup ? sp.fromBackup : undefined;
+        let source: EnvTarget | undefined = src ? targetOf(src) : undefined;
+        if (!source && dst && fromBackup) source = await sourceFromBackup(ctx, String(p.sourceEnvironmentId), fromBackup);
+        if (!source || !dst) {
           emit({
             type: 'error',
             code: 'TRIPLANE_ERR_BACKUP_NOT_PLACED',
-            message: `${!src ? 'the source' : 'the target'} environment does not run on this server (yet)`,
+            message: `${!dst ? 'the target' : 'the source'} environment does not run on this server (yet)`,
             retryable: true,
           });
           return 1;
         }
-        result = await syncEnvironments(ctx, targetOf(src), targetOf(dst), {
-          ...(p as unknown as SyncParams),
-          webHostIp: input.webHostIp,
-        });
+        result = await syncEnvironments(ctx, source, targetOf(dst), { ...sp, webHostIp: input.webHostIp });
         break;
       }
       case 'backup.prune':

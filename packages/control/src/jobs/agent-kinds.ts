@@ -1,6 +1,7 @@
 import { type Clock, isoNow, TriplaneError } from '@triplane/kernel';
 import type { BackupRecordRequest, Lane } from '@triplane/spec';
 import type { Kysely } from 'kysely';
+import { sourceSpecOf } from '../backups/source-spec.ts';
 import type { DB } from '../store/schema.ts';
 import type { JobRow } from './enqueue.ts';
 
@@ -69,6 +70,8 @@ export async function recordBackup(trx: Kysely<DB>, job: JobRow, rec: BackupReco
       added_bytes: rec.addedBytes,
       snapshot_time: rec.snapshotTime,
       created_at: isoNow(clock),
+      // what restore-as-site needs once the site is gone (kind, plan, PHP, limits, URL)
+      source_spec: JSON.stringify(await sourceSpecOf(trx, rec.environmentId)),
     })
     .execute();
 }

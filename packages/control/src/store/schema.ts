@@ -286,4 +286,6 @@ export interface BackupsTable {
   added_bytes: number;
   snapshot_time: string;
   created_at: string;
+  /** JSON {kind, plan, php, resources, url} of the source at record time (migration 010); null before */
+  source_spec: string | null;
 }

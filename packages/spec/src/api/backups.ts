@@ -8,6 +8,8 @@ import { Hostname, Id, Slug, Timestamp } from '../primitives.ts';
  *   GET  /environments/{id}/backups          → {items}             newest first, confirmed by restic only
  *   GET  /backups/{id}                       → Backup
  *   POST /backups/{id}/restore               {scope, environmentId?} → 202 {job}
+ *   POST /backups/{id}/restore-as-site       {name, domains?} → 202 {site, environment, domains, job, syncJob}
+ *        a new site from a production backup, also one whose site was deleted (org admin)
  *   POST /backups/{id}/download              {} → 202 {job}        a `backup.export` job: the agent streams
  *        the backup as a .tar.gz (db.sql, wp-content/…, environment.json) to the control plane;
  *        its result is {artifact: BackupArtifact}
@@ -145,6 +147,20 @@ export const CloneSiteRequest = Type.Object(
   { additionalProperties: false },
 );
 export type CloneSiteRequest = Static<typeof CloneSiteRequest>;
+
+/**
+ * `POST /backups/{id}/restore-as-site`: a new site (same application and plan as the backup's)
+ * filled from a production backup — the way back for a deleted site's `pre-delete` backup.
+ */
+export const RestoreAsSiteRequest = Type.Object(
+  {
+    name: Slug,
+    /** The new site's domains, the first primary; the old URL is rewritten to it. */
+    domains: Type.Optional(Type.Array(Hostname, { maxItems: 20 })),
+  },
+  { additionalProperties: false },
+);
+export type RestoreAsSiteRequest = Static<typeof RestoreAsSiteRequest>;
 
 export const StagingRequest = Type.Object(
   {

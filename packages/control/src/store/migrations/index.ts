@@ -8,6 +8,7 @@ import * as m006 from './006-metrics.ts';
 import * as m007 from './007-environment-access.ts';
 import * as m008 from './008-environment-logs.ts';
 import * as m009 from './009-environment-log-source.ts';
+import * as m010 from './010-backup-source.ts';
 
 /**
  * Versioned migrations, in order. Add a new file `NNN-name.ts` and list it here;
@@ -23,6 +24,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '007-environment-access': m007,
   '008-environment-logs': m008,
   '009-environment-log-source': m009,
+  '010-backup-source': m010,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -7,6 +7,9 @@ import {
   Environment,
   Id,
   Job,
+  type PhpSettings,
+  type ResourceLimits,
+  RestoreAsSiteRequest,
   Site,
   StagingRequest,
   type SyncDatabase,
@@ -16,19 +19,23 @@ import type { FastifyInstance } from 'fastify';
 import type { Kysely, Selectable } from 'kysely';
 import { audit } from '../../../audit/audit.ts';
 import { dataServerOf } from '../../../backups/backups.ts';
+import { parseSourceSpec, primaryUrl, sourceSpecOf } from '../../../backups/source-spec.ts';
+import { serverStatus } from '../../../desired/servers.ts';
 import { AGENT_JOB_KINDS } from '../../../jobs/agent-kinds.ts';
 import { toJobDto } from '../../../jobs/dto.ts';
 import { enqueueJob, type JobRow } from '../../../jobs/enqueue.ts';
-import type { DB, EnvironmentsTable, SitesTable } from '../../../store/schema.ts';
+import type { BackupsTable, DB, EnvironmentsTable } from '../../../store/schema.ts';
 import { bumpRevision } from '../../../store/store.ts';
 import { requireOrgRole, requireSiteRole, requireUser } from '../../auth/authorize.ts';
 import { errorResponses } from '../../errors.ts';
 import { newEnvironmentRow } from '../environments/rules.ts';
 import { requireEnvironmentRole } from '../sites/access.ts';
 import { toDomain, toEnvironment, toSite } from '../sites/dto.ts';
+import { requireBackupRole } from './access.ts';
 
 const TAGS = ['backups'];
 const IdParams = Type.Object({ id: Id }, { additionalProperties: false });
+const BackupIdParams = Type.Object({ backupId: Id }, { additionalProperties: false });
 const SyncResponse = Type.Object({ job: Job }, { additionalProperties: false });
 const CreatedResponse = Type.Object(
   { site: Site, environment: Environment, domains: Type.Array(Domain), job: Job, syncJob: Job },
@@ -36,18 +43,6 @@ const CreatedResponse = Type.Object(
 );
 
 type Env = Selectable<EnvironmentsTable>;
-
-/** `https://<primary domain>` of an environment, or null (the agent then uses its web port). */
-async function primaryUrl(trx: Kysely<DB>, envId: string): Promise<string | null> {
-  const d = await trx
-    .selectFrom('domains')
-    .select('hostname')
-    .where('environment_id', '=', envId)
-    .orderBy('is_primary', 'desc')
-    .orderBy('created_at')
-    .executeTakeFirst();
-  return d ? `https://${d.hostname}` : null;
-}
 
 async function productionOf(trx: Kysely<DB>, siteId: string): Promise<Env> {
   const env = await trx
@@ -86,10 +81,22 @@ async function insertDomains(trx: Kysely<DB>, environmentId: string, hostnames: 
   return domains;
 }
 
+/** Where an `env.sync` copies from: the environment, the server that holds its data, the URL its data is written for. */
+export interface SyncSource {
+  id: string;
+  serverId: string;
+  url: string | null;
+}
+
+/** A live environment as a sync source. */
+async function liveSource(trx: Kysely<DB>, env: Env): Promise<SyncSource> {
+  return { id: env.id, serverId: dataServerOf(env), url: await primaryUrl(trx, env.id) };
+}
+
 export interface SyncPlan {
   mode: 'clone' | 'staging' | 'push' | 'pull';
-  site: Selectable<SitesTable>;
-  source: Env;
+  site: { id: string; org_id: string };
+  source: SyncSource;
   target: Env;
   /** the target's server when it is created here (pinned to the source's) */
   targetServerId?: string;
@@ -97,12 +104,17 @@ export interface SyncPlan {
   database: SyncDatabase;
   tables?: string[] | undefined;
   fromBackup?: { backupId: string; dbSnapshotId: string | null; filesSnapshotId: string } | undefined;
+  /**
+   * The source may no longer run on the server (restore-as-site of a deleted site's backup): the
+   * agent then reads its spec from the backup's environment.json instead of failing NOT_PLACED.
+   */
+  sourceMayBeGone?: boolean;
   createdBy: string;
 }
 
 /** Enqueue the `env.sync` job of a plan (in the caller's transaction). */
 export async function enqueueSync(trx: Kysely<DB>, p: SyncPlan, clock: import('@triplane/kernel').Clock): Promise<JobRow> {
-  const serverId = dataServerOf(p.source);
+  const serverId = p.source.serverId;
   const targetServer = p.targetServerId ?? dataServerOf(p.target);
   if (targetServer !== serverId) {
     throw new TriplaneError(
@@ -132,7 +144,8 @@ export async function enqueueSync(trx: Kysely<DB>, p: SyncPlan, clock: import('@
       ...(p.tables ? { tables: p.tables } : {}),
       ...(p.fromBackup ? { fromBackup: p.fromBackup } : { sourceBackupId: newId('bak') }),
       ...(p.mode === 'push' || p.mode === 'pull' ? { preBackupId: newId('bak') } : {}),
-      sourceUrl: await primaryUrl(trx, p.source.id),
+      ...(p.sourceMayBeGone ? { sourceSpecFromBackup: true } : {}),
+      sourceUrl: p.source.url,
       targetUrl: await primaryUrl(trx, p.target.id),
       noindex: p.mode === 'staging' || (p.mode === 'pull' && p.target.name !== 'production'),
     },
@@ -170,10 +183,123 @@ async function backupAsSource(
       `backup ${bk.id} is of ${bk.environment_name}; copies are made from production's backups`,
     );
   }
+  return usableBackup(bk, serverId);
+}
+
+/** A backup as the `fromBackup` of a sync: kept by retention, and in the repository of the server the copy runs on. */
+function usableBackup(bk: Selectable<BackupsTable>, serverId: string): NonNullable<SyncPlan['fromBackup']> {
   if (bk.state !== 'available') throw new TriplaneError('TRIPLANE_ERR_BACKUP_PRUNED', 'this backup was removed by retention');
   if (bk.server_id !== serverId)
     throw new TriplaneError('TRIPLANE_ERR_BACKUP_UNREACHABLE', 'the backup is on another app server');
   return { backupId: bk.id, dbSnapshotId: bk.db_snapshot_id, filesSnapshotId: bk.files_snapshot_id };
+}
+
+/** The app server that holds a backup must exist and be online: the new site runs there, next to the repository. */
+async function requireReachable(trx: Kysely<DB>, serverId: string, nowMs: number): Promise<void> {
+  const srv = await trx
+    .selectFrom('servers')
+    .select(['id', 'joined_at', 'last_heartbeat_at'])
+    .where('id', '=', serverId)
+    .where('role', '=', 'app')
+    .executeTakeFirst();
+  if (!srv)
+    throw new TriplaneError('TRIPLANE_ERR_BACKUP_UNREACHABLE', 'the app server that holds this backup is gone', { serverId });
+  if (serverStatus(srv, nowMs) !== 'online') {
+    throw new TriplaneError(
+      'TRIPLANE_ERR_BACKUP_UNREACHABLE',
+      'the app server that holds this backup is offline; try again when its agent is back',
+      { serverId },
+    );
+  }
+}
+
+/** What a new site copied from a source (clone, restore-as-site) is made of. */
+interface SiteCopy {
+  orgId: string;
+  name: string;
+  kind: string;
+  plan: string;
+  php: PhpSettings;
+  resources: ResourceLimits;
+  hostnames: string[];
+  source: SyncSource;
+  fromBackup: SyncPlan['fromBackup'];
+  sourceMayBeGone?: boolean;
+  createdBy: string;
+}
+
+/**
+ * A new site with a production environment pinned to the source's server, its domains, its
+ * `site.provision` job and the `env.sync` (mode clone) that fills it (in the caller's transaction).
+ */
+async function createSiteCopy(trx: Kysely<DB>, c: SiteCopy, clock: import('@triplane/kernel').Clock) {
+  const taken = await trx
+    .selectFrom('sites')
+    .select('id')
+    .where('org_id', '=', c.orgId)
+    .where('name', '=', c.name)
+    .executeTakeFirst();
+  if (taken) throw new TriplaneError('TRIPLANE_ERR_ALREADY_EXISTS', `a site named ${c.name} already exists in this organization`);
+  await checkDomainsFree(trx, c.hostnames);
+  const now = isoNow(clock);
+  const newSite = {
+    id: newId('site'),
+    org_id: c.orgId,
+    name: c.name,
+    kind: c.kind,
+    plan: c.plan,
+    status: 'provisioning',
+    created_at: now,
+    updated_at: now,
+  };
+  await trx.insertInto('sites').values(newSite).execute();
+  const env = newEnvironmentRow({
+    siteId: newSite.id,
+    name: 'production',
+    php: c.php,
+    resources: c.resources,
+    replicas: 1,
+    serverIds: [c.source.serverId],
+    externalDatabase: null,
+    now,
+  });
+  await trx.insertInto('environments').values(env).execute();
+  const domains = await insertDomains(trx, env.id, c.hostnames, now);
+  await bumpRevision(trx);
+  const { job } = await enqueueJob(trx, {
+    kind: 'site.provision',
+    lane: 'interactive',
+    params: { siteId: newSite.id, environmentId: env.id },
+    orgId: c.orgId,
+    siteId: newSite.id,
+    environmentId: env.id,
+    createdBy: c.createdBy,
+    clock,
+  });
+  const target = await trx.selectFrom('environments').selectAll().where('id', '=', env.id).executeTakeFirstOrThrow();
+  const syncJob = await enqueueSync(
+    trx,
+    {
+      mode: 'clone',
+      site: newSite,
+      source: c.source,
+      target,
+      targetServerId: c.source.serverId,
+      files: true,
+      database: 'all',
+      fromBackup: c.fromBackup,
+      ...(c.sourceMayBeGone ? { sourceMayBeGone: true } : {}),
+      createdBy: c.createdBy,
+    },
+    clock,
+  );
+  return {
+    site: toSite(newSite),
+    environment: toEnvironment(target),
+    domains: domains.map(toDomain),
+    job: toJobDto(job),
+    syncJob: toJobDto(syncJob),
+  };
 }
 
 /**
@@ -202,64 +328,20 @@ export async function registerSyncRoutes(base: FastifyInstance): Promise<void> {
       const b = req.body;
       const hostnames = (b.domains ?? []).map((h) => h.toLowerCase());
       const out = await store.transaction(async (trx) => {
-        const source = await productionOf(trx, site.id);
-        const serverId = dataServerOf(source);
-        const fromBackup = await backupAsSource(trx, b.fromBackupId, site, source, serverId);
-        const taken = await trx
-          .selectFrom('sites')
-          .select('id')
-          .where('org_id', '=', site.org_id)
-          .where('name', '=', b.name)
-          .executeTakeFirst();
-        if (taken)
-          throw new TriplaneError('TRIPLANE_ERR_ALREADY_EXISTS', `a site named ${b.name} already exists in this organization`);
-        await checkDomainsFree(trx, hostnames);
-        const now = isoNow(clock);
-        const newSite = {
-          id: newId('site'),
-          org_id: site.org_id,
-          name: b.name,
-          kind: site.kind,
-          plan: site.plan,
-          status: 'provisioning',
-          created_at: now,
-          updated_at: now,
-        };
-        await trx.insertInto('sites').values(newSite).execute();
-        const env = newEnvironmentRow({
-          siteId: newSite.id,
-          name: 'production',
-          php: JSON.parse(source.php),
-          resources: JSON.parse(source.resources),
-          replicas: 1,
-          serverIds: [serverId],
-          externalDatabase: null,
-          now,
-        });
-        await trx.insertInto('environments').values(env).execute();
-        const domains = await insertDomains(trx, env.id, hostnames, now);
-        await bumpRevision(trx);
-        const { job } = await enqueueJob(trx, {
-          kind: 'site.provision',
-          lane: 'interactive',
-          params: { siteId: newSite.id, environmentId: env.id },
-          orgId: site.org_id,
-          siteId: newSite.id,
-          environmentId: env.id,
-          createdBy: u.userId,
-          clock,
-        });
-        const target = await trx.selectFrom('environments').selectAll().where('id', '=', env.id).executeTakeFirstOrThrow();
-        const syncJob = await enqueueSync(
+        const prod = await productionOf(trx, site.id);
+        const source = await liveSource(trx, prod);
+        const fromBackup = await backupAsSource(trx, b.fromBackupId, site, prod, source.serverId);
+        const made = await createSiteCopy(
           trx,
           {
-            mode: 'clone',
-            site: newSite,
+            orgId: site.org_id,
+            name: b.name,
+            kind: site.kind,
+            plan: site.plan,
+            php: JSON.parse(prod.php),
+            resources: JSON.parse(prod.resources),
+            hostnames,
             source,
-            target,
-            targetServerId: serverId,
-            files: true,
-            database: 'all',
             fromBackup,
             createdBy: u.userId,
           },
@@ -269,23 +351,95 @@ export async function registerSyncRoutes(base: FastifyInstance): Promise<void> {
           action: 'site.clone',
           orgId: site.org_id,
           targetType: 'site',
-          targetId: newSite.id,
+          targetId: made.site.id,
           details: {
             from: site.id,
             name: b.name,
             domains: hostnames,
             fromBackupId: b.fromBackupId ?? null,
-            jobId: job.id,
-            syncJobId: syncJob.id,
+            jobId: made.job.id,
+            syncJobId: made.syncJob.id,
           },
         });
-        return {
-          site: toSite(newSite),
-          environment: toEnvironment(target),
-          domains: domains.map(toDomain),
-          job: toJobDto(job),
-          syncJob: toJobDto(syncJob),
-        };
+        return made;
+      });
+      return reply.code(202).send(out);
+    },
+  );
+
+  app.post(
+    '/backups/:backupId/restore-as-site',
+    {
+      schema: {
+        tags: TAGS,
+        summary:
+          "Restore a production backup as a new site — also a deleted site's pre-delete backup (org admin); its URL is rewritten to the new domain",
+        params: BackupIdParams,
+        body: RestoreAsSiteRequest,
+        response: { 202: CreatedResponse, ...errorResponses(400, 401, 403, 404, 409, 422) },
+      },
+    },
+    async (req, reply) => {
+      const u = requireUser(req);
+      const bk = await store.db.selectFrom('backups').selectAll().where('id', '=', req.params.backupId).executeTakeFirst();
+      if (!bk) throw new TriplaneError('TRIPLANE_ERR_NOT_FOUND', 'backup not found');
+      // the site's role while it exists, an org-wide one after; creating a site takes an org admin
+      const { orgId, siteExists } = await requireBackupRole(req, bk, 'developer');
+      await requireOrgRole(req, orgId, 'admin');
+      // A staging copy is noindex and may be half-tested work: a site comes back from production.
+      if (bk.environment_name !== 'production') {
+        throw new TriplaneError(
+          'TRIPLANE_ERR_BACKUP_WRONG_ENVIRONMENT',
+          `backup ${bk.id} is of ${bk.environment_name}; a site is restored from a production backup`,
+        );
+      }
+      const hostnames = (req.body.domains ?? []).map((h) => h.toLowerCase());
+      const out = await store.transaction(async (trx) => {
+        const fromBackup = usableBackup(bk, bk.server_id);
+        await requireReachable(trx, bk.server_id, clock.now());
+        // Recorded with the backup; a backup from before migration 010 only while its site lives.
+        const spec = parseSourceSpec(bk.source_spec) ?? (await sourceSpecOf(trx, bk.environment_id));
+        if (!spec) {
+          throw new TriplaneError(
+            'TRIPLANE_ERR_UNPROCESSABLE',
+            `backup ${bk.id} was recorded before backups kept their site's settings, and ${bk.site_name} is gone: download it instead`,
+          );
+        }
+        const made = await createSiteCopy(
+          trx,
+          {
+            orgId,
+            name: req.body.name,
+            kind: spec.kind,
+            plan: spec.plan,
+            php: spec.php,
+            resources: spec.resources,
+            hostnames,
+            // the backup's own server: the repository is there (the source may have moved or be gone)
+            source: { id: bk.environment_id, serverId: bk.server_id, url: spec.url },
+            fromBackup,
+            sourceMayBeGone: true,
+            createdBy: u.userId,
+          },
+          clock,
+        );
+        await audit(trx, req, {
+          action: 'backup.restore-as-site',
+          orgId,
+          targetType: 'site',
+          targetId: made.site.id,
+          details: {
+            backupId: bk.id,
+            from: bk.site_id,
+            fromName: bk.site_name,
+            fromDeletedSite: !siteExists,
+            name: req.body.name,
+            domains: hostnames,
+            jobId: made.job.id,
+            syncJobId: made.syncJob.id,
+          },
+        });
+        return made;
       });
       return reply.code(202).send(out);
     },
@@ -310,9 +464,10 @@ export async function registerSyncRoutes(base: FastifyInstance): Promise<void> {
         throw new TriplaneError('TRIPLANE_ERR_VALIDATION', 'a staging environment can not be named production');
       const hostnames = (req.body.domains ?? []).map((h) => h.toLowerCase());
       const out = await store.transaction(async (trx) => {
-        const source = await productionOf(trx, site.id);
-        const serverId = dataServerOf(source);
-        const fromBackup = await backupAsSource(trx, req.body.fromBackupId, site, source, serverId);
+        const prod = await productionOf(trx, site.id);
+        const source = await liveSource(trx, prod);
+        const serverId = source.serverId;
+        const fromBackup = await backupAsSource(trx, req.body.fromBackupId, site, prod, serverId);
         const exists = await trx
           .selectFrom('environments')
           .select('id')
@@ -326,8 +481,8 @@ export async function registerSyncRoutes(base: FastifyInstance): Promise<void> {
         const env = newEnvironmentRow({
           siteId: site.id,
           name,
-          php: JSON.parse(source.php),
-          resources: JSON.parse(source.resources),
+          php: JSON.parse(prod.php),
+          resources: JSON.parse(prod.resources),
           replicas: 1,
           serverIds: [serverId],
           externalDatabase: null,
@@ -433,7 +588,16 @@ export async function registerSyncRoutes(base: FastifyInstance): Promise<void> {
           const database: SyncDatabase = b.database ?? (b.tables ? 'tables' : direction === 'push' ? 'woo-safe' : 'all');
           const job = await enqueueSync(
             trx,
-            { mode: direction, site, source, target, files: b.files ?? true, database, tables: b.tables, createdBy: u.userId },
+            {
+              mode: direction,
+              site,
+              source: await liveSource(trx, source),
+              target,
+              files: b.files ?? true,
+              database,
+              tables: b.tables,
+              createdBy: u.userId,
+            },
             clock,
           );
           await audit(trx, req, {
