@@ -139,6 +139,15 @@ async function pauseLane(pause: boolean): Promise<number> {
     }
   }
   lanePaused = pause;
+  if (!pause) {
+    // a process that re-stops itself when its child stops (nsenter with a pid namespace does)
+    // may have raced the first SIGCONT
+    await sleep(200);
+    for (const pid of await lanePids()) {
+      const state = (await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')).replace(/^.*\) /s, '')[0];
+      if (state === 'T') process.kill(pid, 'SIGCONT');
+    }
+  }
   return pids.length;
 }
 function pipeRun(cmd: string, args: string[], input: string): Promise<Run> {
@@ -459,7 +468,17 @@ interface AbPhase {
   windows: ({ paused: boolean; stoppedProcesses: number } & Record<'cached' | 'uncached', Measured>)[];
   summary: Record<
     'cached' | 'uncached',
-    { windows: number; p99Stopped: number; p99Running: number; ratio: number; rpsStopped: number; rpsRunning: number }
+    {
+      windows: number;
+      p99Stopped: number;
+      p99Running: number;
+      ratio: number;
+      meanRatio: number;
+      p99sStopped: number[];
+      p99sRunning: number[];
+      rpsStopped: number;
+      rpsRunning: number;
+    }
   >;
 }
 
@@ -939,10 +958,17 @@ async function main(): Promise<Record<string, unknown>> {
       const ok = windows.filter((w) => w[page].backup?.covered !== false);
       const p99 = (paused: boolean) => med(ok.filter((w) => w.paused === paused).map((w) => w[page].p99ms));
       const rps = (paused: boolean) => med(ok.filter((w) => w.paused === paused).map((w) => w[page].rps));
+      const mean = (paused: boolean) => {
+        const v = ok.filter((w) => w.paused === paused).map((w) => w[page].p99ms);
+        return Math.round((v.reduce((a, b) => a + b, 0) / v.length) * 100) / 100;
+      };
       summary[page] = {
         windows: ok.length,
         p99Stopped: p99(true),
         p99Running: p99(false),
+        meanRatio: Math.round((mean(false) / mean(true)) * 100) / 100,
+        p99sStopped: ok.filter((w) => w.paused).map((w) => w[page].p99ms),
+        p99sRunning: ok.filter((w) => !w.paused).map((w) => w[page].p99ms),
         ratio: Math.round((p99(false) / p99(true)) * 100) / 100,
         rpsStopped: rps(true),
         rpsRunning: rps(false),
@@ -1107,7 +1133,15 @@ async function main(): Promise<Record<string, unknown>> {
     ratios[`cached.${k}.vsIdleAfter`] = ratio(v.cached.p99ms, idleAfter.cached.p99ms);
     ratios[`uncached.${k}.vsIdleAfter`] = ratio(v.uncached.p99ms, idleAfter.uncached.p99ms);
   }
-  const worst = (page: 'cached' | 'uncached') => Math.max(...phases.map(([k]) => ratios[`${page}.${k}`] ?? Number.NaN));
+  // --ab: the phases' ratios are lane running ÷ lane stopped (medians), from the same phase
+  for (const [k, a] of Object.entries(first.ab)) {
+    ratios[`cached.${k}`] = a.summary.cached.ratio;
+    ratios[`uncached.${k}`] = a.summary.uncached.ratio;
+  }
+  const worst = (page: 'cached' | 'uncached') => {
+    const v = Object.entries(ratios).filter(([k]) => k.startsWith(`${page}.`) && !k.endsWith('.vsIdleAfter'));
+    return v.length ? Math.max(...v.map(([, x]) => x)) : null;
+  };
   out.idle = idle;
   out.backup1 = first;
   out.idleAfter = idleAfter;
@@ -1143,8 +1177,10 @@ function markdown(o: Record<string, any>): string {
     ['uncached (PHP)', 'uncached'],
   ] as const) {
     l.push(row(page, 'idle', o.idle[key]));
-    l.push(row(page, 'backup 1: database dump', o.backup1.load.database?.[key]));
-    l.push(row(page, 'backup 1: files', o.backup1.load.files?.[key]));
+    if (!o.abPairs) {
+      l.push(row(page, 'backup 1: database dump', o.backup1.load.database?.[key]));
+      l.push(row(page, 'backup 1: files', o.backup1.load.files?.[key]));
+    }
     l.push(row(page, 'idle after', o.idleAfter[key]));
   }
   const b1 = o.backup1;
@@ -1155,14 +1191,14 @@ function markdown(o: Record<string, any>): string {
       '',
       `Lane stopped vs running, ABBA windows inside one phase of backup 1 (median of each kind; ${o.abPairs} pairs):`,
       '',
-      '| page | phase | windows | p99 lane stopped ms | p99 lane running ms | running ÷ stopped | req/s stopped | req/s running |',
-      '| ---- | ----- | ------: | ------------------: | ------------------: | ----------------: | ------------: | ------------: |',
+      '| page | phase | windows | p99 lane stopped ms (median; each) | p99 lane running ms (median; each) | running ÷ stopped (medians) | ÷ (means) | req/s stopped | req/s running |',
+      '| ---- | ----- | ------: | ---------------------------------: | ---------------------------------: | --------------------------: | --------: | ------------: | ------------: |',
     );
     for (const page of ['cached', 'uncached'] as const)
       for (const [ph, a] of ab) {
         const x = a.summary[page];
         l.push(
-          `| ${page} | ${ph} | ${x.windows} | ${x.p99Stopped} | ${x.p99Running} | **${x.ratio}** | ${x.rpsStopped.toFixed(1)} | ${x.rpsRunning.toFixed(1)} |`,
+          `| ${page} | ${ph} | ${x.windows} | ${x.p99Stopped}; ${x.p99sStopped.join(', ')} | ${x.p99Running}; ${x.p99sRunning.join(', ')} | **${x.ratio}** | ${x.meanRatio} | ${x.rpsStopped.toFixed(1)} | ${x.rpsRunning.toFixed(1)} |`,
         );
       }
   }
