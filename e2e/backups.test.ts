@@ -59,6 +59,33 @@ async function sql(pod: string, statements: string): Promise<string> {
   return r.stdout.trim();
 }
 
+/**
+ * A session holding MariaDB's global read lock (FLUSH TABLES WITH READ LOCK) until `release()`:
+ * reads (a dump) go on, every write and DDL waits — a restore can't get past creating its work
+ * database, so a test can stop it there for sure, however fast the restore is.
+ */
+async function holdReadLock(pod: string): Promise<{ release: () => Promise<void> }> {
+  const c = spawn('podman', ['exec', '-i', `${pod}-db`, 'mariadb', '--batch', '--unbuffered', '--skip-column-names'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const closed = new Promise((r) => c.once('close', r));
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    c.stdout.on('data', (d: Buffer) => {
+      out += d.toString('utf8');
+      if (out.includes('tp-locked')) resolve();
+    });
+    c.once('close', (code) => reject(new Error(`the read-lock session ended (${code})`)));
+    c.stdin.write("FLUSH TABLES WITH READ LOCK; SELECT 'tp-locked';\n");
+  });
+  return {
+    release: async () => {
+      c.stdin.end('UNLOCK TABLES;\n');
+      await closed;
+    },
+  };
+}
+
 const esc = (s: string) => s.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
 
 /** A checksum of the content a restore must bring back: posts and our marker option. */
@@ -298,17 +325,34 @@ describe('e2e: backups, restore, clone, staging', { timeout: 1_200_000 }, () => 
     const files1 = await filesSum(POD);
     await sql(POD, `UPDATE wp_options SET option_value = 'before-kill' WHERE option_name = 'tp_marker';`);
     const changed = await dbSum(POD);
+    // The global read lock lets the safety backup (a read) through and stops the restore at its
+    // first write: creating the database it loads beside the live one.
+    const lock = await holdReadLock(POD);
     const r = await apiPost(`/backups/${b1.id}/restore`, { scope: 'full' });
     assert.equal(r.status, 202);
     const jobId = ((await r.json()) as { job: { id: string } }).job.id;
-    // Kill the job process once it is loading the database (after the safety backup).
-    await waitUntil('restore loading the database', 180_000, async () => {
-      const j = await apiGet<{ progress: number; state: string }>(`/jobs/${jobId}`);
-      assert.notEqual(j.state, 'failed');
-      return j.progress >= 40 ? true : undefined;
-    });
-    const killed = await run('pkill', ['-KILL', '-f', 'backup/job-main.ts']);
-    assert.equal(killed.code, 0, 'the job process was running');
+    try {
+      // Kill the job process once it is loading the database (after the safety backup).
+      await waitUntil('restore loading the database', 180_000, async () => {
+        const j = await apiGet<{ progress: number; state: string }>(`/jobs/${jobId}`);
+        assert.notEqual(j.state, 'failed');
+        return j.progress >= 40 ? true : undefined;
+      });
+      await waitUntil('the restore waiting for the lock', 30_000, async () =>
+        Number(
+          await sql(
+            POD,
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE LIKE 'Waiting for%lock%' AND INFO LIKE '%\\_\\_tp\\_%';",
+          ),
+        ) > 0
+          ? true
+          : undefined,
+      );
+      const killed = await run('pkill', ['-KILL', '-f', 'backup/job-main.ts']);
+      assert.equal(killed.code, 0, 'the job process was running');
+    } finally {
+      await lock.release();
+    }
     assert.equal(await dbSum(POD), changed, 'the live database is untouched when the restore dies before the swap');
     const final = await waitUntil('restore retried to the end', 300_000, async () => {
       const j = await apiGet<{ state: string; attempts: number; error: unknown }>(`/jobs/${jobId}`);

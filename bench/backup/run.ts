@@ -109,7 +109,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 /**
  * Every process of the low-priority lane's jobs: the job leaves under `triplane-low` (cpu
  * controller), never the lane directory itself, and never a process that is not the job's own
- * (cgroup v1 lists a process once any of its threads is in the group).
+ * (cgroup v1 lists a process once any of its threads is in the group) or a podman process.
  */
 async function lanePids(): Promise<number[]> {
   const pids: number[] = [];
@@ -121,7 +121,9 @@ async function lanePids(): Promise<number[]> {
       const pid = Number(l);
       if (!l.trim() || !Number.isInteger(pid)) continue;
       const comm = (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim();
-      if (comm && !/^(mariadbd|mysqld)$/.test(comm)) pids.push(pid);
+      // nor podman: a stopped podman process would keep holding its container's lock and hang
+      // every other podman call on it (the agent's and this bench's own)
+      if (comm && !/^(mariadbd|mysqld|podman|conmon)$/.test(comm)) pids.push(pid);
     }
   }
   return pids;

@@ -7,7 +7,9 @@
  *   create a WordPress site with a domain and follow its job to "succeeded"; traffic through the
  *   edge moves the site's requests chart; purge by URL and everything, the edge's next answer is
  *   a MISS; take a backup, change the site, restore it (the confirmation names what it
- *   overwrites) and the change is gone; download the backup; create staging and see it listed.
+ *   overwrites) and the change is gone; download the backup; create staging and see it listed;
+ *   delete the site, restore its pre-delete backup as a new site with a new domain, which serves
+ *   the deleted site's last content through the edge.
  *
  * Each flow is a test; after a failure the later ones are skipped (they build on it).
  *
@@ -50,7 +52,10 @@ const OWNER_PASSWORD = 'owner-password-for-site-flows';
 const SITE = 'flows';
 const DOMAIN = 'flows.example.test';
 const POD = `${SITE}-production`;
-const PODS = [POD, `${SITE}-staging`];
+/** The site brought back from its pre-delete backup, under a new name and domain. */
+const RESTORED = 'flows-back';
+const RESTORED_DOMAIN = 'flows-back.example.test';
+const PODS = [POD, `${SITE}-staging`, `${RESTORED}-production`];
 const GENERATOR = /<meta name="generator" content="WordPress/;
 
 let skip: string | undefined;
@@ -97,11 +102,11 @@ async function sql(statements: string): Promise<string> {
 }
 
 /** A request to the edge's HTTPS listener for the site's domain (SNI and Host), trusting the platform CA. */
-function edgeGet(path: string): Promise<{ status: number; body: string }> {
+function edgeGet(path: string, domain = DOMAIN): Promise<{ status: number; body: string }> {
   const ca = readFileSync(join(dir.path, 'edge', 'tls', 'ca.crt'));
   return new Promise((resolve, reject) => {
     const req = httpsRequest(
-      { host: '127.0.0.1', port: ports.https, path, servername: DOMAIN, headers: { host: DOMAIN }, ca, timeout: 15_000 },
+      { host: '127.0.0.1', port: ports.https, path, servername: domain, headers: { host: domain }, ca, timeout: 15_000 },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
@@ -250,7 +255,11 @@ after(
   async () => {
     if (skip) return dir.remove();
     await browser?.close();
-    if (cp) await triplane(['site', 'delete', SITE, '--confirm', SITE], { env: cp.env(), timeoutMs: 120_000 }).catch(() => {});
+    // (a flow deletes SITE; whatever is left goes without a pre-delete backup: nothing keeps it)
+    for (const name of cp ? [SITE, RESTORED] : []) {
+      const env = (cp as ControlProcess).env();
+      await triplane(['site', 'delete', name, '--confirm', name, '--no-backup'], { env, timeoutMs: 120_000 }).catch(() => {});
+    }
     await stopProcess(edge);
     await stopProcess(agent);
     const controlOutput = cp?.output() ?? '';
@@ -478,6 +487,70 @@ flow('create staging from the dashboard: its job finishes and the staging enviro
     `/sites/${sites.items.find((s) => s.name === SITE)?.id}/environments`,
   );
   assert.deepEqual(envs.items.map((e) => e.name).sort(), ['production', 'staging']);
+});
+
+flow('delete the site; its pre-delete backup restored as a new site serves its last content on a new domain', async () => {
+  // Written after every other backup of the site: only the pre-delete backup has it.
+  const MARKER = 'Written before the delete';
+  await sql(`UPDATE wp_options SET option_value = '${MARKER}' WHERE option_name = 'blogdescription';`);
+  // Another tab keeps the sites page open meanwhile: what a deletion leaves shows up there too.
+  const other = await page.context().newPage();
+  await other.goto(`${(cp as ControlProcess).url}/sites`);
+  await other.getByRole('table', { name: 'Sites', exact: true }).getByRole('link', { name: SITE, exact: true }).waitFor();
+
+  const danger = section('Delete this site');
+  assert.match((await danger.textContent()) ?? '', /A backup of each running environment is taken first/);
+  const del = danger.getByRole('button', { name: 'Delete site', exact: true });
+  assert.ok(await del.isDisabled(), 'nothing is deleted before the name is typed');
+  await danger.getByLabel(`Type ${SITE} to confirm`).fill(SITE);
+  await del.click();
+  const deletion = danger.locator('.live-job');
+  await deletion.getByRole('progressbar', { name: 'site.delete progress' }).waitFor();
+  // (the pre-delete backups run in the idle CPU class: on a busy machine they wait their turn)
+  const outcome = deletion.locator('.badge', { hasText: /^(succeeded|failed|cancelled)$/ });
+  await outcome.waitFor({ timeout: 420_000 });
+  assert.equal(await outcome.textContent(), 'succeeded', (await deletion.textContent()) ?? '');
+  await danger.getByRole('button', { name: 'Back to the sites' }).click();
+  const sites = page.getByRole('table', { name: 'Sites', exact: true });
+  await page.getByRole('heading', { name: /^Sites of / }).waitFor();
+  await page.getByText(/^\d+ sites?\b/).waitFor(); // the list is loaded
+  assert.equal(await sites.getByRole('link', { name: SITE, exact: true }).count(), 0, 'the site is gone from the list');
+
+  const preDelete = (p: Page) =>
+    p
+      .locator('section', { has: p.getByRole('heading', { name: "Deleted sites' backups", exact: true }) })
+      .getByRole('row')
+      .filter({ has: p.getByRole('rowheader', { name: SITE, exact: true }) })
+      .filter({ has: p.getByRole('cell', { name: 'pre-delete', exact: true }) });
+  // The open tab: the site leaves its (polled) list, and the list of deleted sites' backups follows.
+  await preDelete(other).waitFor({ timeout: 30_000 });
+  await other.close();
+
+  const row = preDelete(page);
+  await row.waitFor();
+  await row.getByRole('button', { name: 'Restore as new site' }).click();
+  const form = row.getByRole('form', { name: `Restore ${SITE} as a new site` });
+  await form.getByLabel('New site name').fill(RESTORED);
+  await form.getByLabel('Domain').fill(RESTORED_DOMAIN);
+  await form.getByRole('button', { name: 'Restore', exact: true }).click();
+  const job = row.locator('.live-job');
+  const bar = job.getByRole('progressbar', { name: 'env.sync progress' });
+  await bar.waitFor();
+  const restored = job.locator('.badge', { hasText: /^(succeeded|failed|cancelled)$/ });
+  await restored.waitFor({ timeout: 420_000 });
+  assert.equal(await restored.textContent(), 'succeeded', (await job.textContent()) ?? '');
+  assert.equal(await bar.getAttribute('aria-valuenow'), '100');
+  await sites.getByRole('link', { name: RESTORED, exact: true }).waitFor({ timeout: 30_000 });
+
+  // The edge routes the new domain once the environment runs: the page is the deleted site's last
+  // state (its tagline), its URLs rewritten to the new domain.
+  const home = await waitUntil(`${RESTORED_DOMAIN} through the edge`, 180_000, async () => {
+    const r = await edgeGet('/', RESTORED_DOMAIN);
+    return r.status === 200 && r.body.includes(MARKER) ? r : undefined;
+  });
+  assert.ok(home.body.includes(`https://${RESTORED_DOMAIN}/`), 'links to the new domain');
+  assert.ok(!home.body.includes(`://${DOMAIN}`), 'no link to the deleted site’s domain');
+
   // The file manager and database browser ask the app server, which answers 503 while the pod
   // (or its database container) is not up yet: shown on the page as what it is. Nothing else may fail.
   const expected503 = /^503 GET \/api\/v1\/environments\/env_\w+\/(files|db)(\/|\?|$)/;

@@ -51,7 +51,7 @@ interface Ctx {
   /** The request's WAF transaction, when its site has a WAF (waf-request.ts). */
   waf?: WafExchange;
   /** The request body the WAF read, to forward instead of the (consumed) client stream. */
-  reqBody?: Readable;
+  reqBody?: Readable | Buffer;
 }
 
 export interface ProxyDeps {
@@ -301,7 +301,7 @@ function originHeaders(o: OriginRequest, fwd: HeaderMap): HeaderMap {
   return { ...o.headers, ...fwd };
 }
 
-function forwardOpts(deps: ProxyDeps, site: CompiledSite, o: OriginRequest, fwd: HeaderMap, body: Readable | null) {
+function forwardOpts(deps: ProxyDeps, site: CompiledSite, o: OriginRequest, fwd: HeaderMap, body: Readable | Buffer | null) {
   return {
     method: o.method,
     path: o.url,

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import type { Logger } from '@triplane/kernel';
 import { auditRecord, type Intervention, isRelevant, type RequestInput, type Transaction, type Waf } from '@triplane/waf';
 import type { WafSettings } from './waf-config.ts';
@@ -24,8 +24,12 @@ export interface WafStart {
   exchange: WafExchange;
   /** Set when the request is refused (block mode): answer it, never forward it. */
   verdict: Intervention | undefined;
-  /** The request body to forward when the WAF read it (the inspected bytes, then the rest); undefined = none read. */
-  body: Readable | undefined;
+  /**
+   * The request body to forward when the WAF read it: the bytes themselves when it read all of
+   * them (no stream per request to replay a buffer), else the inspected bytes then the rest;
+   * undefined = none read.
+   */
+  body: Readable | Buffer | undefined;
   /** The WAF stopped reading a body larger than its limit: close the connection if the request is refused. */
   unread: boolean;
 }
@@ -148,7 +152,7 @@ export class WafExchange {
     let verdict = ex.#enforce(tx.processRequestHeaders());
     if (verdict) return { exchange: ex, verdict, body: undefined, unread: hasBody };
     const s = waf.engine.rules.settings;
-    let body: Readable | undefined;
+    let body: Readable | Buffer | undefined;
     let unread = false;
     if (hasBody && tx.requestBodyAccess) {
       const ct = String(req.headers['content-type'] ?? '');
@@ -156,7 +160,7 @@ export class WafExchange {
       // one byte past the limit tells the engine the body is larger (ProcessPartial / Reject)
       const r = await readPrefix(req, limit + 1);
       input.body = r.data.toString('latin1');
-      if (r.complete) body = Readable.from(r.data.length > 0 ? [r.data] : []);
+      if (r.complete) body = r.data;
       else {
         const rest = new PassThrough();
         rest.write(r.data);

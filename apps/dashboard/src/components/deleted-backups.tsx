@@ -1,5 +1,5 @@
-import type { Backup, CloneResponse } from '@triplane/client';
-import { useState } from 'react';
+import type { Backup, CloneResponse, Site } from '@triplane/client';
+import { useEffect, useRef, useState } from 'react';
 import { toShownError } from '../api.ts';
 import { useAction, useApi } from '../hooks.ts';
 import { Link } from '../router.tsx';
@@ -75,9 +75,28 @@ function RestoreRow({ backup, onRestored }: { backup: Backup; onRestored: () => 
 /**
  * What deleted sites left: their production backups (`GET /orgs/{id}/backups?deletedSites=true`),
  * each restorable as a new site (`POST /backups/{id}/restore-as-site`). Hidden when there are none.
+ * `sites` is the page's (polled) list of sites: a site that leaves it was just deleted, and its
+ * backups become "a deleted site's" at that moment, so the list is fetched again then.
  */
-export function DeletedSitesBackups({ orgId, onRestored }: { orgId: string; onRestored: () => void }) {
+export function DeletedSitesBackups({
+  orgId,
+  sites,
+  onRestored,
+}: {
+  orgId: string;
+  sites: Site[] | undefined;
+  onRestored: () => void;
+}) {
   const list = useApi(`deleted-backups:${orgId}`, (c) => c.backups.listOrg(orgId, { deletedSites: true, limit: 50 }));
+  const sitesKey = sites?.map((s) => s.id).join(' ');
+  const seen = useRef(sitesKey);
+  const { reload } = list;
+  useEffect(() => {
+    const before = seen.current;
+    seen.current = sitesKey;
+    // not on the page's first load of the sites (this list was fetched with it)
+    if (before !== undefined && sitesKey !== undefined && before !== sitesKey) reload();
+  }, [sitesKey, reload]);
   const items = (list.data?.items ?? []).filter((b) => b.environmentName === 'production');
   // Members with a site-scoped role only can't list the organization's backups: nothing to show them.
   const status = list.error ? toShownError(list.error).status : 0;

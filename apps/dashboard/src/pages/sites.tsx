@@ -210,7 +210,7 @@ export function SitesPage() {
         )}
       </Section>
       <AddSite orgId={orgId} onCreated={sites.reload} />
-      <DeletedSitesBackups orgId={orgId} onRestored={sites.reload} />
+      <DeletedSitesBackups orgId={orgId} sites={sites.data} onRestored={sites.reload} />
     </>
   );
 }

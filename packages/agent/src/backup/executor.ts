@@ -89,6 +89,16 @@ function checkAborted(signal: AbortSignal): void {
   if (signal.aborted) throw fail('TRIPLANE_ERR_BACKUP_CANCELLED', 'the job was stopped', true);
 }
 
+/** The host pid of a running container's first process (mariadbd in the db container). */
+async function containerPid(ctx: ExecContext, container: string): Promise<number> {
+  const r = await run(ctx.podman ?? 'podman', ['inspect', '--format', '{{.State.Pid}}', container], { allowFailure: true });
+  const pid = Number(r.stdout.trim());
+  if (r.code !== 0 || !Number.isInteger(pid) || pid <= 0) {
+    throw fail('TRIPLANE_ERR_BACKUP_DB', `the database container ${container} is not running`, true, { container });
+  }
+  return pid;
+}
+
 /** What a command entered into a container gets as its environment: nothing of the agent's. */
 const CONTAINER_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8' };
 
@@ -111,11 +121,7 @@ async function execLow(
   argv: string[],
   interactive: boolean,
 ): Promise<ChildProcess & { containerPid: number }> {
-  const r = await run(ctx.podman ?? 'podman', ['inspect', '--format', '{{.State.Pid}}', container], { allowFailure: true });
-  const pid = Number(r.stdout.trim());
-  if (r.code !== 0 || !Number.isInteger(pid) || pid <= 0) {
-    throw fail('TRIPLANE_ERR_BACKUP_DB', `the database container ${container} is not running`, true, { container });
-  }
+  const pid = await containerPid(ctx, container);
   const args = nsenterArgs(pid, ['nice', '-n', '19', 'ionice', '-c3', ...argv]);
   const child = spawn('nsenter', args, { stdio: [interactive ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: CONTAINER_ENV });
   return Object.assign(child, { containerPid: pid });
@@ -141,13 +147,49 @@ async function sql(ctx: ExecContext, t: EnvTarget, statements: string): Promise<
       'environments on an external database are not backed up by the agent yet',
       false,
     );
-  const r = await run(ctx.podman ?? 'podman', ['exec', '-i', t.dbContainer, 'mariadb', '--batch', '--skip-column-names'], {
+  // like execLow (in the lane, no podman exec: a podman process holds the container's lock
+  // while it runs, so one that is slow or stopped would hold up every other podman call)
+  const pid = await containerPid(ctx, t.dbContainer);
+  const r = await run('nsenter', nsenterArgs(pid, ['mariadb', '--batch', '--skip-column-names']), {
     input: statements,
     allowFailure: true,
     timeoutMs: 10 * 60_000,
+    env: CONTAINER_ENV,
   });
   if (r.code !== 0) throw fail('TRIPLANE_ERR_BACKUP_DB', `MariaDB refused: ${r.stderr.trim().slice(-800)}`, true);
   return r.stdout;
+}
+
+/**
+ * The server thread of a mariadb client's connection (`child`, started by execLow) joins the lane
+ * too (db-thread.ts) once it is connected, and goes back the moment the client exits: most of a
+ * dump's or an import's CPU is the server's.
+ */
+function lendServerThread(ctx: ExecContext, t: EnvTarget, child: ChildProcess & { containerPid: number }, what: string): void {
+  let exited = false;
+  let lent: LentThread | null = null;
+  child.once('exit', () => {
+    exited = true;
+    lent?.restore();
+  });
+  void (async () => {
+    for (let i = 0; i < 20 && !exited && !lent; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      if (exited) break;
+      lent = await lendDumpThread({ mariadbdPid: child.containerPid, sql: (q) => sql(ctx, t, q) }).catch(() => null);
+    }
+    if (exited) {
+      lent?.restore();
+      return;
+    }
+    ctx.emit({
+      type: 'log',
+      level: lent ? 'info' : 'warn',
+      message: lent
+        ? `database: the server thread of ${what} runs in the low-priority lane`
+        : `database: the server thread of ${what} stays at normal priority (not found, or threads can't be placed on this host)`,
+    });
+  })();
 }
 
 const ident = (s: string) => `\`${s.replace(/`/g, '``')}\``;
@@ -243,28 +285,10 @@ export async function createBackup(
       false,
     );
     let exited: { code: number | null; stderr: string } | undefined;
-    // The server thread that serves the dump joins the lane too (db-thread.ts) once the dump's
-    // connection exists, and goes back the moment mariadb-dump exits.
-    let lent: LentThread | null = null;
+    lendServerThread(ctx, t, dump, 'the dump');
     const done = exitOf(dump).then((x) => {
       exited = x;
-      lent?.restore();
       return x;
-    });
-    (dump.stdout as Readable).once('data', () => {
-      lendDumpThread({ mariadbdPid: dump.containerPid, sql: (q) => sql(ctx, t, q) })
-        .then((l) => {
-          lent = l;
-          if (exited) l?.restore();
-          ctx.emit({
-            type: 'log',
-            level: l ? 'info' : 'warn',
-            message: l
-              ? `database: the dump's server thread runs in the low-priority lane`
-              : `database: the dump's server thread stays at normal priority (not found, or threads can't be placed on this host)`,
-          });
-        })
-        .catch(() => undefined);
     });
     const m = meter();
     (dump.stdout as Readable).pipe(m.stream);
@@ -741,6 +765,7 @@ async function loadDatabase(
     `DROP DATABASE IF EXISTS ${ident(tmp)}; DROP DATABASE IF EXISTS ${ident(old)}; CREATE DATABASE ${ident(tmp)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;`,
   );
   const load = await execLow(ctx, t.dbContainer, ['mariadb', '--default-character-set=utf8mb4', tmp], true);
+  lendServerThread(ctx, t, load, 'the import');
   const loaded = exitOf(load);
   try {
     await pipeline(

@@ -33,8 +33,8 @@ export interface ForwardOptions {
   method: string;
   path: string;
   headers: HeaderMap;
-  /** Client body to stream (passes only); null = no body. */
-  body: Readable | null;
+  /** Client body to stream, or all of it already read (the WAF's); null = no body. */
+  body: Readable | Buffer | null;
   /** Body byte limit; exceeding it aborts with `body-too-large`. */
   maxBodyBytes: number;
   connectTimeoutMs: number;
@@ -142,21 +142,25 @@ function attemptOne(member: Member, opts: ForwardOptions): Promise<IncomingMessa
       const kind: ForwardFailure = !connected ? 'connect' : err.code === 'ECONNRESET' && !opts.body ? 'reset' : 'connect';
       fail(new ForwardError(kind, member, err));
     });
-    if (opts.body) {
+    if (Buffer.isBuffer(opts.body)) {
+      if (opts.body.length > opts.maxBodyBytes) fail(new ForwardError('body-too-large', member));
+      else req.end(opts.body);
+    } else if (opts.body) {
+      const body = opts.body;
       let bytes = 0;
-      opts.body.on('data', (chunk: Buffer) => {
+      body.on('data', (chunk: Buffer) => {
         bytes += chunk.length;
         if (bytes > opts.maxBodyBytes) {
           fail(new ForwardError('body-too-large', member));
           return;
         }
         if (!req.write(chunk)) {
-          opts.body?.pause();
-          req.once('drain', () => opts.body?.resume());
+          body.pause();
+          req.once('drain', () => body.resume());
         }
       });
-      opts.body.on('end', () => req.end());
-      opts.body.on('error', () => fail(new ForwardError('reset', member)));
+      body.on('end', () => req.end());
+      body.on('error', () => fail(new ForwardError('reset', member)));
     } else {
       req.end();
     }
