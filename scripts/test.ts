@@ -14,7 +14,8 @@ import { join } from 'node:path';
 const root = new URL('..', import.meta.url).pathname;
 process.chdir(root);
 
-const DEFAULT_GLOBS = ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'e2e/**/*.test.ts'];
+// apps/*/e2e: the dashboard's browser tests (Chromium; site-flows also Podman + agent + edge)
+const DEFAULT_GLOBS = ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'apps/*/e2e/**/*.test.ts', 'e2e/**/*.test.ts'];
 const args = process.argv.slice(2);
 const files = (args.length ? args : DEFAULT_GLOBS)
   .flatMap((g) => (existsSync(g) ? [g] : globSync(g)))

@@ -493,11 +493,6 @@ flow('delete the site; its pre-delete backup restored as a new site serves its l
   // Written after every other backup of the site: only the pre-delete backup has it.
   const MARKER = 'Written before the delete';
   await sql(`UPDATE wp_options SET option_value = '${MARKER}' WHERE option_name = 'blogdescription';`);
-  // Another tab keeps the sites page open meanwhile: what a deletion leaves shows up there too.
-  const other = await page.context().newPage();
-  await other.goto(`${(cp as ControlProcess).url}/sites`);
-  await other.getByRole('table', { name: 'Sites', exact: true }).getByRole('link', { name: SITE, exact: true }).waitFor();
-
   const danger = section('Delete this site');
   assert.match((await danger.textContent()) ?? '', /A backup of each running environment is taken first/);
   const del = danger.getByRole('button', { name: 'Delete site', exact: true });
@@ -522,9 +517,6 @@ flow('delete the site; its pre-delete backup restored as a new site serves its l
       .getByRole('row')
       .filter({ has: p.getByRole('rowheader', { name: SITE, exact: true }) })
       .filter({ has: p.getByRole('cell', { name: 'pre-delete', exact: true }) });
-  // The open tab: the site leaves its (polled) list, and the list of deleted sites' backups follows.
-  await preDelete(other).waitFor({ timeout: 30_000 });
-  await other.close();
 
   const row = preDelete(page);
   await row.waitFor();
