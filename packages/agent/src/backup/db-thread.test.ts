@@ -13,15 +13,9 @@ import { after, before, describe, it } from 'node:test';
 import { DB_THREAD_GROUP, lendDumpThread, returnLentThreads } from './db-thread.ts';
 import { threadLaneGroup } from './lowprio.ts';
 import { nsenterArgs } from './nsenter.ts';
+import { mariadbTestImage, startTestMariadb } from './testing.ts';
 
-function mariadbImage(): string | undefined {
-  if (process.getuid?.() !== 0 || !existsSync('/sys/fs/cgroup/cpu/cpu.shares')) return undefined;
-  const r = spawnSync('podman', ['images', '--format', '{{.Repository}}:{{.Tag}}'], { encoding: 'utf8' });
-  if (r.status !== 0) return undefined;
-  return r.stdout.split('\n').find((l) => l.startsWith('localhost/triplane/mariadb:'));
-}
-
-const image = mariadbImage();
+const image = existsSync('/sys/fs/cgroup/cpu/cpu.shares') ? mariadbTestImage() : undefined;
 const name = `triplane-dbthread-${process.pid}-${randomBytes(3).toString('hex')}`;
 
 function podman(args: string[], input?: string): string {
@@ -60,29 +54,7 @@ describe('the dump server thread in the low-priority lane', {
   let pid = 0;
 
   before(async () => {
-    podman([
-      'run',
-      '-d',
-      '--rm',
-      '--network',
-      'none',
-      '--name',
-      name,
-      '-e',
-      'MARIADB_DATABASE=wp',
-      '-e',
-      'MARIADB_USER=wp',
-      '-e',
-      'MARIADB_PASSWORD=pw',
-      image!,
-    ]);
-    const until = Date.now() + 90_000;
-    for (;;) {
-      const r = spawnSync('podman', ['exec', name, 'mariadb', '-e', 'SELECT 1'], { timeout: 10_000 });
-      if (r.status === 0) break;
-      if (Date.now() > until) throw new Error(`mariadb did not start: ${r.stderr?.toString()}`);
-      await new Promise((res) => setTimeout(res, 500));
-    }
+    await startTestMariadb(image!, name);
     pid = Number(podman(['inspect', '--format', '{{.State.Pid}}', name]).trim());
     // ~16 MB of rows: far more than the socket and pipe buffers, so an unread dump stalls mid-table.
     await sql(

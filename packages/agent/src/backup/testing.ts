@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -25,5 +25,45 @@ export async function initFastRepo(dir: string, passwordFile: string): Promise<v
     if (code !== 0) throw new Error(`restic init of ${dir} exited ${String(code)}`);
   } finally {
     if (useQuota) rmdirSync(quota);
+  }
+}
+
+/** The triplane/mariadb site image, when this host can run it (root and the image built), else undefined. */
+export function mariadbTestImage(): string | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const r = spawnSync('podman', ['images', '--format', '{{.Repository}}:{{.Tag}}'], { encoding: 'utf8' });
+  if (r.status !== 0) return undefined;
+  return r.stdout.split('\n').find((l) => l.startsWith('localhost/triplane/mariadb:'));
+}
+
+/** Starts a throwaway MariaDB container (database and user `wp`, no network) and waits until it answers. */
+export async function startTestMariadb(image: string, name: string): Promise<void> {
+  const run = spawnSync(
+    'podman',
+    [
+      'run',
+      '-d',
+      '--rm',
+      '--network',
+      'none',
+      '--name',
+      name,
+      '-e',
+      'MARIADB_DATABASE=wp',
+      '-e',
+      'MARIADB_USER=wp',
+      '-e',
+      'MARIADB_PASSWORD=pw',
+      image,
+    ],
+    { encoding: 'utf8', timeout: 120_000 },
+  );
+  if (run.status !== 0) throw new Error(`podman run: ${run.stderr}`);
+  const until = Date.now() + 90_000;
+  for (;;) {
+    const r = spawnSync('podman', ['exec', name, 'mariadb', '-e', 'SELECT 1'], { timeout: 10_000 });
+    if (r.status === 0) return;
+    if (Date.now() > until) throw new Error(`mariadb did not start: ${r.stderr?.toString()}`);
+    await new Promise((res) => setTimeout(res, 500));
   }
 }

@@ -7,19 +7,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { mariadbTestImage, startTestMariadb } from '../testing.ts';
 import { compileReplacer } from './replacer.ts';
 import { replaceInPhpBytes } from './serialized.ts';
 import { createDumpRewriter } from './sql-dump.ts';
 import { urlReplaceRules } from './url-pairs.ts';
 
-function mariadbImage(): string | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  const r = spawnSync('podman', ['images', '--format', '{{.Repository}}:{{.Tag}}'], { encoding: 'utf8' });
-  if (r.status !== 0) return undefined;
-  return r.stdout.split('\n').find((l) => l.startsWith('localhost/triplane/mariadb:'));
-}
-
-const image = mariadbImage();
+const image = mariadbTestImage();
 const name = `triplane-rwtest-${process.pid}-${randomBytes(3).toString('hex')}`;
 
 function podman(args: string[], input?: Buffer): Buffer {
@@ -70,29 +64,7 @@ describe('dump rewriter with real mariadb-dump and MariaDB', {
   let plainDump: Buffer; // mariadb-dump 10.11 writes binary columns as plain '…' strings
 
   before(async () => {
-    podman([
-      'run',
-      '-d',
-      '--rm',
-      '--network',
-      'none',
-      '--name',
-      name,
-      '-e',
-      'MARIADB_DATABASE=wp',
-      '-e',
-      'MARIADB_USER=wp',
-      '-e',
-      'MARIADB_PASSWORD=pw',
-      image!,
-    ]);
-    const until = Date.now() + 90_000;
-    for (;;) {
-      const r = spawnSync('podman', ['exec', name, 'mariadb', '-e', 'SELECT 1'], { timeout: 10_000 });
-      if (r.status === 0) break;
-      if (Date.now() > until) throw new Error(`mariadb did not start: ${r.stderr?.toString()}`);
-      await new Promise((res) => setTimeout(res, 500));
-    }
+    await startTestMariadb(image!, name);
     const rows = VALUES.map((v, i) => `(${i + 1},'o${i + 1}',CONVERT(0x${Buffer.from(v).toString('hex')} USING utf8mb4),'yes')`);
     sql(
       `CREATE TABLE wp_options (option_id int PRIMARY KEY, option_name varchar(191), option_value longtext, autoload varchar(20));
