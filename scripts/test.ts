@@ -114,15 +114,28 @@ const concurrency = process.env.TRIPLANE_TEST_CONCURRENCY ?? '3';
 const child = spawn(
   process.execPath,
   ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', '--test-timeout=1200000', ...files],
-  { stdio: 'inherit', env },
+  // Its own process group: the test files' children (an e2e file's control plane, agent and
+  // edge) are in it too, so stopping this runner stops them. Killing only the test runner left
+  // them behind, recreating pods and holding port 20000 for the next run.
+  { stdio: 'inherit', env, detached: true },
 );
 const stopAll = () => pg?.stop();
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(sig, () => {
-    child.kill(sig);
+    try {
+      if (child.pid) process.kill(-child.pid, sig);
+    } catch {
+      child.kill(sig);
+    }
   });
 }
 child.on('exit', (code, signal) => {
+  // Anything a test file left running in the group is an orphan now.
+  try {
+    if (child.pid) process.kill(-child.pid, 'SIGTERM');
+  } catch {
+    // the group is empty: nothing left behind
+  }
   stopAll();
   process.exit(code ?? (signal ? 1 : 0));
 });

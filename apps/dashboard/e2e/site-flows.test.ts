@@ -40,7 +40,7 @@ import {
   stopProcess,
   waitUntil,
 } from '../../../e2e/support.ts';
-import { type ControlProcess, startControl, tempDir, triplane } from '../../triplane/src/testing/cli.ts';
+import { type ControlProcess, POD_WEB_PORTS, startControl, tempDir, triplane } from '../../triplane/src/testing/cli.ts';
 
 podmanTestsOneAtATime();
 
@@ -204,7 +204,7 @@ before(
     await removePods(PODS);
     // No schedule: today's catch-up backup and its retention run (keep-daily keeps one snapshot a
     // day) would take and prune backups under this test.
-    cp = await startControl({ workers: 1, args: ['--no-backup-schedule'] });
+    cp = await startControl({ workers: 1, args: ['--no-backup-schedule'], webPorts: POD_WEB_PORTS });
     const env = cp.env();
     const me = await api<{ user: { id: string } }>('GET', '/auth/me');
     await api('PATCH', `/users/${me.user.id}`, { password: OWNER_PASSWORD });

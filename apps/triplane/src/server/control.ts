@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { buildApp } from '@triplane/control/api/app';
 import { DEFAULT_BACKUP_POLICY, parseWindow, startBackupScheduler } from '@triplane/control/backups/schedule';
+import { webPortRange } from '@triplane/control/desired/allocation';
 import { DEFAULT_WORKER_POOLS, type JobSupervisor, startJobWorkers } from '@triplane/control/jobs/supervisor';
 import { createLogger } from '@triplane/kernel';
 import { openFromFlags } from './init.ts';
@@ -31,6 +32,7 @@ const CLOSE_GRACE_MS = 10_000;
  */
 export async function runControl(f: ControlFlags): Promise<void> {
   const addr = parseListen(f.listen);
+  const webPorts = webPortRange(); // a malformed TRIPLANE_WEB_PORTS stops the start, not the first site
   const backupPolicy = f.backup
     ? {
         ...DEFAULT_BACKUP_POLICY,
@@ -44,6 +46,7 @@ export async function runControl(f: ControlFlags): Promise<void> {
   const store = openFromFlags(f);
   const { applied } = await store.migrate();
   if (applied.length) logger.info({ migrations: applied }, 'store migrated');
+  if (process.env.TRIPLANE_WEB_PORTS) logger.info({ webPorts }, 'web ports for new environments');
   const dashboardDir = existsSync(`${DASHBOARD_DIST}/index.html`) ? DASHBOARD_DIST : undefined;
   if (!dashboardDir)
     logger.info(

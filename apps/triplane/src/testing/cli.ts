@@ -100,12 +100,28 @@ export interface ControlProcess {
   stop: () => Promise<number | null>;
 }
 
+/**
+ * Web ports for the environments of a test's control plane. Pods publish theirs with iptables
+ * DNAT on 127.0.0.1, which takes a port's traffic even from a program listening there, so the
+ * files that run real pods (one at a time, under the Podman test lock) keep to the low range and
+ * the files whose stand-in origins listen on an environment's port get a window of the high
+ * range, by pid (two of them sharing a window is harmless: `siteWithOrigin` moves on when a
+ * port is taken).
+ */
+export const POD_WEB_PORTS = '20000-24999';
+export function standInWebPorts(pid = process.pid): string {
+  const lo = 25000 + (pid % 50) * 100;
+  return `${lo}-${lo + 99}`;
+}
+
 /** `triplane init` then `triplane control` on a free port (plus `args`, e.g. `--no-backup-schedule`); waits for /readyz. */
-export async function startControl(o: { databaseUrl?: string; workers?: number; args?: string[] } = {}): Promise<ControlProcess> {
+export async function startControl(
+  o: { databaseUrl?: string; workers?: number; args?: string[]; webPorts?: string } = {},
+): Promise<ControlProcess> {
   const dir = tempDir('triplane-cli-');
   const home = join(dir.path, 'home');
   const dataDir = join(dir.path, 'data');
-  const baseEnv = cliEnv(home);
+  const baseEnv = cliEnv(home, { TRIPLANE_WEB_PORTS: o.webPorts ?? standInWebPorts() });
   const storeArgs = ['--data-dir', dataDir, ...(o.databaseUrl ? ['--database-url', o.databaseUrl] : [])];
   const init = await triplane(['init', ...storeArgs], { env: baseEnv });
   const m = /^token: (tpl_\S+)$/m.exec(init.stdout);

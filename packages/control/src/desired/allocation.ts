@@ -30,9 +30,35 @@ export function unixUserName(site: string, env: string, taken: ReadonlySet<strin
   return `tp-${hash.slice(0, UNIX_USER_MAX - 3)}`;
 }
 
+export interface PortRange {
+  min: number;
+  max: number;
+}
+
+/**
+ * The web ports this control plane hands out: `TRIPLANE_WEB_PORTS=LOW-HIGH`, inside
+ * 20000–29999, default the whole of it. For hosts where part of that range is someone
+ * else's: Podman publishes a web port with iptables DNAT, which never fails on a port in
+ * use — another program listening there would silently stop getting its traffic. (The test
+ * suite gives each file that runs pods, or stand-in origins, a range of its own.)
+ * Throws a plain Error naming the variable when the value is malformed.
+ */
+export function webPortRange(env: NodeJS.ProcessEnv = process.env): PortRange {
+  const raw = env.TRIPLANE_WEB_PORTS?.trim();
+  if (!raw) return { min: WEB_PORT_MIN, max: WEB_PORT_MAX };
+  const m = /^(\d{5})-(\d{5})$/.exec(raw);
+  const min = Number(m?.[1]);
+  const max = Number(m?.[2]);
+  if (!m || min < WEB_PORT_MIN || max > WEB_PORT_MAX || min > max)
+    throw new Error(
+      `TRIPLANE_WEB_PORTS=${JSON.stringify(raw)}: expected LOW-HIGH within ${WEB_PORT_MIN}-${WEB_PORT_MAX}, e.g. 20000-20999`,
+    );
+  return { min, max };
+}
+
 /** The lowest free port of the range, or undefined when the server has none left. */
-export function allocatePort(used: ReadonlySet<number>): number | undefined {
-  for (let p = WEB_PORT_MIN; p <= WEB_PORT_MAX; p++) if (!used.has(p)) return p;
+export function allocatePort(used: ReadonlySet<number>, range: PortRange = webPortRange()): number | undefined {
+  for (let p = range.min; p <= range.max; p++) if (!used.has(p)) return p;
   return undefined;
 }
 

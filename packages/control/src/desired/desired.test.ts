@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { allocatePort, nextUidSlot, UNIX_USER_MAX, unixUserName, WEB_PORT_MAX, WEB_PORT_MIN } from './allocation.ts';
+import {
+  allocatePort,
+  nextUidSlot,
+  UNIX_USER_MAX,
+  unixUserName,
+  WEB_PORT_MAX,
+  WEB_PORT_MIN,
+  webPortRange,
+} from './allocation.ts';
 import { planPlacement } from './placement.ts';
 import { defaultPolicies } from './policies.ts';
 import { serverStatus } from './servers.ts';
@@ -24,13 +32,24 @@ test('unix user names: tp-<site>-<env>, at most 32 characters, unique', () => {
 });
 
 test('ports: lowest free in 20000–29999; uid slots grow', () => {
-  assert.equal(allocatePort(new Set()), WEB_PORT_MIN);
-  assert.equal(allocatePort(new Set([20000, 20001, 20003])), 20002);
+  const whole = webPortRange({});
+  assert.deepEqual(whole, { min: WEB_PORT_MIN, max: WEB_PORT_MAX });
+  assert.equal(allocatePort(new Set(), whole), WEB_PORT_MIN);
+  assert.equal(allocatePort(new Set([20000, 20001, 20003]), whole), 20002);
   const all = new Set<number>();
   for (let p = WEB_PORT_MIN; p <= WEB_PORT_MAX; p++) all.add(p);
-  assert.equal(allocatePort(all), undefined);
+  assert.equal(allocatePort(all, whole), undefined);
   assert.equal(nextUidSlot([]), 1);
   assert.equal(nextUidSlot([1, 7, 3]), 8);
+});
+
+test('TRIPLANE_WEB_PORTS narrows the range; a malformed one is refused with the variable named', () => {
+  const r = webPortRange({ TRIPLANE_WEB_PORTS: ' 21000-21002 ' });
+  assert.deepEqual(r, { min: 21000, max: 21002 });
+  assert.equal(allocatePort(new Set([20000, 21000]), r), 21001);
+  assert.equal(allocatePort(new Set([21000, 21001, 21002]), r), undefined);
+  for (const bad of ['21000', '19999-20010', '29000-30000', '21010-21000', 'a-b', '20000-29999x'])
+    assert.throws(() => webPortRange({ TRIPLANE_WEB_PORTS: bad }), /TRIPLANE_WEB_PORTS=.*LOW-HIGH/, bad);
 });
 
 test('placement: fewest environments among online app servers; keeps what it has; pinned stays', () => {

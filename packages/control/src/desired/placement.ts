@@ -2,7 +2,7 @@ import { type Clock, isoNow, TriplaneError } from '@triplane/kernel';
 import type { Transaction } from 'kysely';
 import type { DB } from '../store/schema.ts';
 import { bumpRevision, type Dialect } from '../store/store.ts';
-import { allocatePort, nextUidSlot, unixUserName } from './allocation.ts';
+import { allocatePort, nextUidSlot, unixUserName, webPortRange } from './allocation.ts';
 import { lockDesiredState } from './lock.ts';
 import { parseRuntime, parseServerIds, type RuntimeJson, serverIdsJson } from './rows.ts';
 import { serverStatus } from './servers.ts';
@@ -139,10 +139,11 @@ export async function placeEnvironment(
     webPorts: {},
     pinned: runtime.pinned,
   };
+  const range = webPortRange();
   for (const s of serverIds) {
     const had = runtime.webPorts[s];
     const used = usedPorts.get(s) ?? new Set<number>();
-    const port = had !== undefined && !used.has(had) ? had : allocatePort(used);
+    const port = had !== undefined && !used.has(had) ? had : allocatePort(used, range);
     if (port === undefined) {
       throw new TriplaneError('TRIPLANE_ERR_UNAVAILABLE', `server ${s} has no free web port left`, { serverId: s });
     }
