@@ -727,7 +727,10 @@ async function main(): Promise<Record<string, unknown>> {
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   const homeDir = join(dir, 'home');
   let env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('TRIPLANE_')) env[k] = v;
+  // The lane's knobs under test pass through (packages/agent/src/backup/job-main.ts); no other TRIPLANE_*.
+  const KNOBS = ['TRIPLANE_BACKUP_LIMIT_UPLOAD_KIB', 'TRIPLANE_BACKUP_IO_READ_MIB', 'TRIPLANE_BACKUP_IO_WRITE_MIB'];
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('TRIPLANE_') || KNOBS.includes(k)) env[k] = v;
+  say(`lane knobs: ${KNOBS.map((k) => `${k}=${process.env[k] ?? '(default)'}`).join(' ')}`);
   env = { ...env, HOME: homeDir, XDG_CONFIG_HOME: join(homeDir, '.config'), TRIPLANE_LOG_LEVEL: 'warn' };
   const cli = (args: string[], timeoutMs = 300_000) => must(BIN, args, { env, timeoutMs });
   const dataDir = join(dir, 'data');

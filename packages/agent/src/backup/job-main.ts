@@ -67,8 +67,25 @@ export async function resticFor(stateDir: string, env: NodeJS.ProcessEnv = proce
     cacheDir: join(dir, 'cache'),
     // An operator's cap on repository writes (KiB/s), e.g. for a slow disk or a metered link.
     ...(Number(env.TRIPLANE_BACKUP_LIMIT_UPLOAD_KIB) > 0 ? { limitUploadKiB: Number(env.TRIPLANE_BACKUP_LIMIT_UPLOAD_KIB) } : {}),
+    backgroundIo: backupIoLimit(env),
   });
 }
+
+/**
+ * Disk ceilings of restic's processes (MiB/s): `TRIPLANE_BACKUP_IO_READ_MIB` and
+ * `TRIPLANE_BACKUP_IO_WRITE_MIB`; 0 turns one off. See LaneCgroupOptions.ioLimit.
+ */
+export function backupIoLimit(env: NodeJS.ProcessEnv): { readBps?: number; writeBps?: number } {
+  const mib = (v: string | undefined, dflt: number): number => {
+    const n = v === undefined || v.trim() === '' ? dflt : Number(v);
+    return Number.isFinite(n) && n > 0 ? Math.round(n * 1024 * 1024) : 0;
+  };
+  const readBps = mib(env.TRIPLANE_BACKUP_IO_READ_MIB, DEFAULT_IO_READ_MIB);
+  const writeBps = mib(env.TRIPLANE_BACKUP_IO_WRITE_MIB, DEFAULT_IO_WRITE_MIB);
+  return { ...(readBps ? { readBps } : {}), ...(writeBps ? { writeBps } : {}) };
+}
+const DEFAULT_IO_READ_MIB = 0;
+const DEFAULT_IO_WRITE_MIB = 0;
 
 async function main(): Promise<number> {
   const abort = new AbortController();

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type LowPriorityChild, spawnLowPriority } from './lowprio.ts';
+import { blockDisks, type LowPriorityChild, spawnLowPriority } from './lowprio.ts';
 
 const isRoot = process.getuid?.() === 0;
 const hasV1Cpu = existsSync('/sys/fs/cgroup/cpu/cpu.shares');
@@ -168,6 +169,52 @@ describe('low-priority lane', () => {
       }
       const memLane = child.lane.cgroup?.leaves.find((l) => l.includes('/memory/'));
       if (memLane) execFileSync('rmdir', [memLane.slice(0, memLane.lastIndexOf('/'))], { stdio: 'ignore' });
+    }
+  });
+
+  it("ioLimit throttles the job's disk reads on its own leaf", {
+    skip:
+      !isRoot || !existsSync('/sys/fs/cgroup/blkio/blkio.throttle.read_bps_device')
+        ? 'needs root and the cgroup v1 blkio controller'
+        : blockDisks().length === 0
+          ? 'no disk in /sys/block'
+          : false,
+  }, async () => {
+    // 24 MiB read with O_DIRECT (so from the disk, not the page cache) at a ceiling of 8 MiB/s: ≥ 2 s.
+    // The file must sit on a real disk: /tmp may be tmpfs.
+    const dir = mkdtempSync(join('/var/tmp', 'triplane-throttle-'));
+    const file = join(dir, 'data');
+    writeFileSync(file, Buffer.alloc(24 * 1024 * 1024, 7));
+    const onDisk = spawnSync('stat', ['-f', '-c', '%T', file], { encoding: 'utf8' }).stdout.trim();
+    let child: LowPriorityChild | undefined;
+    try {
+      if (onDisk === 'tmpfs') return;
+      child = spawnLowPriority('dd', [`if=${file}`, 'of=/dev/null', 'bs=1M', 'iflag=direct'], {
+        cgroup: { name: LANE, ioLimit: { readBps: 8 * 1024 * 1024 } },
+      });
+      const leaf = child.lane.cgroup?.leaves.find((l) => l.includes('/blkio/'));
+      assert.ok(leaf, JSON.stringify(child.lane));
+      const rules = readFileSync(join(leaf, 'blkio.throttle.read_bps_device'), 'utf8');
+      for (const dev of blockDisks()) assert.match(rules, new RegExp(`^${dev} ${8 * 1024 * 1024}$`, 'm'));
+      const t0 = Date.now();
+      let err = '';
+      child.stderr?.on('data', (d) => {
+        err += d;
+      });
+      const r = await exited(child);
+      assert.equal(r.code, 0, err);
+      assert.ok(Date.now() - t0 >= 2000, `24 MiB read at 8 MiB/s took only ${Date.now() - t0} ms: ${err}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      const leaves = child?.lane.cgroup?.leaves ?? [];
+      await until('leaves removed', () => leaves.every((l) => !existsSync(l))).catch(() => undefined);
+      for (const lane of leaves.map((l) => l.slice(0, l.lastIndexOf('/')))) {
+        try {
+          execFileSync('rmdir', [lane], { stdio: 'ignore' });
+        } catch {
+          // already gone
+        }
+      }
     }
   });
 

@@ -37,6 +37,16 @@ export interface LaneCgroupOptions {
   ioWeight?: number;
   /** Memory bound of each job (its own leaf cgroup), default 1 GiB. */
   memoryLimitBytes?: number;
+  /**
+   * Block-IO ceilings of each job, bytes/s, on every disk of the host (`blkio.throttle.*_bps_device`
+   * on the job's v1 leaf — v1 throttles are not hierarchical, so never on the lane — or `io.max`
+   * on v2). Unlike the weights above they work under any IO scheduler (this host's virtio disk
+   * runs mq-deadline, where `ionice -c3` and blkio weights do nothing) and bound the page-cache
+   * misses a backup makes, which are reads the kernel does on the job's behalf. v1 cannot
+   * throttle buffered writes (the kernel's writeback runs as root); restic's `--limit-upload`
+   * bounds those.
+   */
+  ioLimit?: { readBps?: number; writeBps?: number };
 }
 
 export interface LowPriorityOptions {
@@ -263,6 +273,15 @@ function writeIfExists(file: string, value: string): boolean {
   return true;
 }
 
+// A disk the kernel refuses to throttle is noted; the job still runs.
+function throttle(file: string, value: string, missing: string[]): void {
+  try {
+    if (!writeIfExists(file, value)) missing.push(`IO throttle (${file.split('/').pop()} missing)`);
+  } catch (e) {
+    missing.push(`IO throttle on ${value.split(' ')[0]} (${errMsg(e)})`);
+  }
+}
+
 /**
  * Sets the lane's `cpu.idle` to `want`; true when the lane is now idle (its weight must then not be
  * written). A kernel without `cpu.idle` (< 5.15) is noted, and the lane falls back to weights.
@@ -362,6 +381,13 @@ function createV1(
         writeFileSync(join(leaf, 'memory.limit_in_bytes'), memoryLimit);
         memoryLeaf = leaf;
       }
+      if (ctrl === 'blkio' && o.ioLimit) {
+        for (const dev of blockDisks()) {
+          if (o.ioLimit.readBps) throttle(join(leaf, 'blkio.throttle.read_bps_device'), `${dev} ${o.ioLimit.readBps}`, missing);
+          if (o.ioLimit.writeBps)
+            throttle(join(leaf, 'blkio.throttle.write_bps_device'), `${dev} ${o.ioLimit.writeBps}`, missing);
+        }
+      }
     }
   } catch (e) {
     removeJobCgroup({ version: 1, leaves, memoryLeaf, notes: [] });
@@ -403,6 +429,10 @@ function createV2(
     leaf = join(lane, leafName);
     mkdirSync(leaf);
     writeIfExists(join(leaf, 'memory.max'), memoryLimit);
+    if (o.ioLimit && (o.ioLimit.readBps || o.ioLimit.writeBps)) {
+      const lim = `${o.ioLimit.readBps ? ` rbps=${o.ioLimit.readBps}` : ''}${o.ioLimit.writeBps ? ` wbps=${o.ioLimit.writeBps}` : ''}`;
+      for (const dev of blockDisks()) throttle(join(leaf, 'io.max'), `${dev}${lim}`, idleMissing);
+    }
     const notes = ['cpu', 'io', 'memory', ...idleMissing]
       .filter((c) => !wanted.includes(c))
       .map((c) => `cgroup v2 lane without ${c}`);
@@ -411,6 +441,31 @@ function createV2(
     if (leaf) removeJobCgroup({ version: 2, leaves: [leaf], memoryLeaf: leaf, notes: [] });
     return { reason: `cgroup lane unavailable${notRootHint()}: ${errMsg(e)}` };
   }
+}
+
+/**
+ * `MAJ:MIN` of the host's disks (what throttles accept; partitions are refused), without the
+ * virtual ones that carry no site data: loop, ram, zram, device-mapper stacks are throttled
+ * through their disks anyway.
+ */
+export function blockDisks(sysBlock = '/sys/block'): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(sysBlock);
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const n of names) {
+    if (/^(loop|ram|zram|dm-|sr|nbd)/.test(n)) continue;
+    try {
+      const dev = readFileSync(join(sysBlock, n, 'dev'), 'utf8').trim();
+      if (/^\d+:\d+$/.test(dev)) out.push(dev);
+    } catch {
+      // vanished
+    }
+  }
+  return out;
 }
 
 // Leaves of an agent that died (its pid is gone) and are empty can go; rmdir refuses busy ones.

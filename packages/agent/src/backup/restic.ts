@@ -40,6 +40,12 @@ export interface ResticOptions {
    * so the kernel's writeback of it, which runs outside the low-priority lane (bench/RESULTS.md).
    */
   limitUploadKiB?: number;
+  /**
+   * Disk ceilings (bytes/s) for the commands that run behind the storefront's back — backup,
+   * forget/prune, check — as `LaneCgroupOptions.ioLimit`. Never for restore and dump: those are
+   * someone waiting on an incident.
+   */
+  backgroundIo?: { readBps?: number; writeBps?: number };
   /** How long restic gets to remove its lock after SIGINT before it is killed (default 3000 ms). */
   killGraceMs?: number;
   /** restic status lines per second (default 1). */
@@ -138,6 +144,8 @@ interface ExecOptions {
   rawStdout?: boolean;
   /** restic's prune refuses to repack with fewer than two backend connections. */
   minConnections?: number;
+  /** Runs behind the storefront's back: `backgroundIo` applies. */
+  background?: boolean;
 }
 
 interface ExecResult {
@@ -251,6 +259,7 @@ export class Restic {
     const exec = this.#exec(args, {
       signal: opts.signal,
       stdin: true,
+      background: true,
       onStdoutLine: (line) => {
         summary = handleBackupLine(line, opts.onProgress) ?? summary;
       },
@@ -342,6 +351,7 @@ export class Restic {
     let summary: Record<string, unknown> | null = null;
     const r = await this.#runWithLockRetry(args, {
       signal: opts.signal,
+      background: true,
       onStdoutLine: (line) => {
         summary = handleBackupLine(line, opts.onProgress) ?? summary;
       },
@@ -403,6 +413,7 @@ export class Restic {
     const r = await this.#runWithLockRetry(args, {
       signal: opts.signal,
       minConnections: opts.prune === false ? 1 : 2,
+      background: true,
       onStdoutLine: (line) => {
         const m = /(\d+(?:\.\d+)?)%/.exec(line);
         if (m && !line.startsWith('[{')) opts.onProgress?.({ percent: Number(m[1]), message: 'pruning' });
@@ -435,6 +446,7 @@ export class Restic {
       {
         signal: opts.signal,
         minConnections: 2,
+        background: true,
         onStdoutLine: (line) => {
           const m = /(\d+(?:\.\d+)?)%/.exec(line);
           if (m) opts.onProgress?.({ percent: Number(m[1]), message: 'pruning' });
@@ -462,6 +474,7 @@ export class Restic {
       args,
       {
         signal: opts.signal,
+        background: true,
         onStdoutLine: (line) => {
           if (/^(load indexes|check all packs|check snapshots|read )/.test(line)) phase = line.trim();
           const m = /(\d+(?:\.\d+)?)%\s+\d+ \/ \d+/.exec(line);
@@ -614,8 +627,11 @@ export class Restic {
       ...this.#o.env,
       ...this.#o.lane?.env,
     };
+    const lane = this.#o.lane ?? {};
+    const io = o.background ? this.#o.backgroundIo : undefined;
     const child = spawnLowPriority(this.#o.binary ?? 'restic', [...this.#globalArgs(o.minConnections ?? 1), ...args], {
-      ...this.#o.lane,
+      ...lane,
+      ...(io && lane.cgroup !== false ? { cgroup: { ...lane.cgroup, ioLimit: io } } : {}),
       env,
       stdio: [o.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });
