@@ -4,6 +4,7 @@
  * NDJSON events (jobs/runner.ts ChildEvent) on stdout and exits 0 after a `result`, 1 after an
  * `error`. SIGTERM aborts the work (restic and podman children are killed with it).
  */
+
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,6 +22,7 @@ import {
   targetOf,
 } from './executor.ts';
 import { type ExportParams, exportBackup, httpArtifactUpload } from './export.ts';
+import { backupIoLimit, uploadKiB } from './pace.ts';
 import { Restic } from './restic.ts';
 import { pruneBackups } from './retention.ts';
 
@@ -65,27 +67,12 @@ export async function resticFor(stateDir: string, env: NodeJS.ProcessEnv = proce
     repository: env.TRIPLANE_BACKUP_REPOSITORY ?? join(dir, 'repo'),
     passwordFile,
     cacheDir: join(dir, 'cache'),
-    // An operator's cap on repository writes (KiB/s), e.g. for a slow disk or a metered link.
-    ...(Number(env.TRIPLANE_BACKUP_LIMIT_UPLOAD_KIB) > 0 ? { limitUploadKiB: Number(env.TRIPLANE_BACKUP_LIMIT_UPLOAD_KIB) } : {}),
+    // Repository writes (KiB/s; 0 = unlimited): the default keeps the kernel's writeback of the
+    // pack files, which no cgroup of ours can slow, small next to the storefront (bench/RESULTS.md).
+    ...(uploadKiB(env) > 0 ? { limitUploadKiB: uploadKiB(env) } : {}),
     backgroundIo: backupIoLimit(env),
   });
 }
-
-/**
- * Disk ceilings of restic's processes (MiB/s): `TRIPLANE_BACKUP_IO_READ_MIB` and
- * `TRIPLANE_BACKUP_IO_WRITE_MIB`; 0 turns one off. See LaneCgroupOptions.ioLimit.
- */
-export function backupIoLimit(env: NodeJS.ProcessEnv): { readBps?: number; writeBps?: number } {
-  const mib = (v: string | undefined, dflt: number): number => {
-    const n = v === undefined || v.trim() === '' ? dflt : Number(v);
-    return Number.isFinite(n) && n > 0 ? Math.round(n * 1024 * 1024) : 0;
-  };
-  const readBps = mib(env.TRIPLANE_BACKUP_IO_READ_MIB, DEFAULT_IO_READ_MIB);
-  const writeBps = mib(env.TRIPLANE_BACKUP_IO_WRITE_MIB, DEFAULT_IO_WRITE_MIB);
-  return { ...(readBps ? { readBps } : {}), ...(writeBps ? { writeBps } : {}) };
-}
-const DEFAULT_IO_READ_MIB = 0;
-const DEFAULT_IO_WRITE_MIB = 0;
 
 async function main(): Promise<number> {
   const abort = new AbortController();
