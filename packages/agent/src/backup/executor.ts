@@ -3,7 +3,7 @@ import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import { text } from 'node:stream/consumers';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import { isTriplaneError, TriplaneError } from '@triplane/kernel';
 import { run } from '@triplane/runtime';
 import type { AssignedEnvironment, BackupKind, BackupRecordRequest, RestoreScope } from '@triplane/spec';
@@ -209,8 +209,14 @@ function tagsOf(t: EnvTarget, backupId: string, kind: BackupKind): string[] {
   return [`backup=${backupId}`, `env=${t.envId}`, `site=${t.siteId}`, `kind=${kind}`];
 }
 
+export interface Meter {
+  stream: Transform;
+  bytes: () => number;
+  tail: () => string;
+}
+
 /** A pass-through that counts bytes and keeps the last ones (to check mariadb-dump's completion trailer). */
-function meter(): { stream: Transform; bytes: () => number; tail: () => string } {
+export function meter(): Meter {
   let bytes = 0;
   let tail = Buffer.alloc(0);
   const stream = new Transform({
@@ -222,6 +228,25 @@ function meter(): { stream: Transform; bytes: () => number; tail: () => string }
     },
   });
   return { stream, bytes: () => bytes, tail: () => tail.toString('latin1') };
+}
+
+/**
+ * Settles once mariadb-dump exited AND every byte it wrote went through the meter: resolves when
+ * it exited 0 and the last bytes hold its `-- Dump completed` trailer, else rejects with
+ * DUMP_FAILED. The exit alone is not enough: when restic reads slowly (a paced backup), the
+ * dump's last chunks still wait in the meter's buffer after the process is gone, and a check
+ * then would call a complete dump incomplete (it did: bench/RESULTS.md, session 6).
+ */
+export async function verifiedDump(exited: Promise<{ code: number | null; stderr: string }>, m: Meter): Promise<void> {
+  const exit = await exited;
+  if (exit.code === 0) await finished(m.stream, { readable: false }).catch(() => undefined);
+  if (exit.code !== 0 || !/-- Dump completed/.test(m.tail())) {
+    throw fail(
+      'TRIPLANE_ERR_BACKUP_DUMP_FAILED',
+      `mariadb-dump failed (exit ${exit.code}): ${exit.stderr.trim().slice(-800) || 'the dump is incomplete'}`,
+      true,
+    );
+  }
 }
 
 export interface BackupResult {
@@ -294,15 +319,7 @@ export async function createBackup(
     (dump.stdout as Readable).pipe(m.stream);
     // restic snapshots whatever stdin gave it: EOF reaches it only once mariadb-dump exited 0
     // and wrote its completion trailer; otherwise restic is stopped before it can write one.
-    const verified = done.then((exit) => {
-      if (exit.code !== 0 || !/-- Dump completed/.test(m.tail())) {
-        throw fail(
-          'TRIPLANE_ERR_BACKUP_DUMP_FAILED',
-          `mariadb-dump failed (exit ${exit.code}): ${exit.stderr.trim().slice(-800) || 'the dump is incomplete'}`,
-          true,
-        );
-      }
-    });
+    const verified = verifiedDump(done, m);
     verified.catch(() => undefined);
     let snap: Awaited<ReturnType<Restic['backupStdin']>>;
     try {
