@@ -67,8 +67,7 @@ export async function resticFor(stateDir: string, env: NodeJS.ProcessEnv = proce
     repository: env.TRIPLANE_BACKUP_REPOSITORY ?? join(dir, 'repo'),
     passwordFile,
     cacheDir: join(dir, 'cache'),
-    // Repository writes (KiB/s; 0 = unlimited): the default keeps the kernel's writeback of the
-    // pack files, which no cgroup of ours can slow, small next to the storefront (bench/RESULTS.md).
+    // The operator's ceilings (pace.ts; off by default): repository writes (KiB/s), disk IO.
     ...(uploadKiB(env) > 0 ? { limitUploadKiB: uploadKiB(env) } : {}),
     backgroundIo: backupIoLimit(env),
   });

@@ -1,20 +1,21 @@
 /**
- * The backup's pace on the server, measured in bench/RESULTS.md ("backup, session 6"): without
- * ceilings a full backup read and wrote 20–30 MB/s and the storefront's p99 rose 1.3–1.4× during
- * its files phase under a paced load; reads ≤ 12 MiB/s and repository writes ≤ 12 MiB/s brought
- * that to noise level (0.97× cached, 1.21× uncached), at ~90 s per GB for a first full backup.
- * Incremental backups read only changed files and barely notice. Restores are never slowed.
+ * The backup's pace on the server: ceilings an operator can set on the agent, all off by default.
  *
- * - `TRIPLANE_BACKUP_IO_READ_MIB` (default 12): disk reads of backup/prune/check, per job
- *   (cgroup blkio throttle, every disk).
- * - `TRIPLANE_BACKUP_IO_WRITE_MIB` (default 0 = off): the same for writes. Off because on ext4 a
- *   throttled fsync holds the journal that the database's own commits wait on (measured 2.4×
- *   worse cached p99 with 8 MiB/s).
- * - `TRIPLANE_BACKUP_LIMIT_UPLOAD_KIB` (default 12288): restic's own `--limit-upload`, in user
- *   space, so no kernel lock is held while it waits.
- * 0 turns any of them off; a malformed value counts as unset.
+ * - `TRIPLANE_BACKUP_IO_READ_MIB`: disk reads of backup/prune/check, per job (cgroup blkio
+ *   throttle on every disk).
+ * - `TRIPLANE_BACKUP_IO_WRITE_MIB`: the same for writes. On ext4 a throttled `fsync` holds the
+ *   journal that the database's own commits wait on (measured: cached p99 2.4× with 8 MiB/s).
+ * - `TRIPLANE_BACKUP_LIMIT_UPLOAD_KIB`: restic's own `--limit-upload` (user space, no kernel lock
+ *   held while it waits): for a metered link or a slow repository disk.
+ *
+ * Off by default because they did not help the storefront here (bench/RESULTS.md, "backup,
+ * session 6"): with reads and uploads at 12 MiB/s the storefront's pooled p99 during a full
+ * backup was 1.47–1.85× (cached) against 1.06–1.10× unpaced, and the backup took 228 s instead
+ * of 165 s. The lane's `cpu.idle`, nice 19 and the dump's thread lending do the isolation; a
+ * longer backup only stretches whatever remains. Restores are never paced. 0 or unset = off; a
+ * malformed value counts as unset.
  */
-export const BACKUP_PACE_DEFAULTS = { readMiB: 12, writeMiB: 0, uploadKiB: 12 * 1024 };
+export const BACKUP_PACE_DEFAULTS = { readMiB: 0, writeMiB: 0, uploadKiB: 0 };
 
 function numberOr(v: string | undefined, dflt: number): number {
   if (v === undefined || v.trim() === '') return dflt;
