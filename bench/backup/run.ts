@@ -84,6 +84,7 @@ const MB = (n: number) => Math.round(n / 1e5) / 10;
 // ---------------------------------------------------------------- cleanup (also on failure / signals)
 
 const cleanups: (() => Promise<unknown>)[] = [];
+let failed = false;
 let cleaning: Promise<void> | undefined;
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
@@ -750,7 +751,11 @@ async function main(): Promise<Record<string, unknown>> {
   await run('podman', ['pod', 'rm', '-f', '-t', '0', POD]);
 
   const dir = await mkdtemp(join(tmpdir(), 'triplane-bench-backup-'));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  // Kept after a failure, for its control, agent and edge logs.
+  cleanups.push(async () => {
+    if (failed) say(`kept ${dir} (control.log, agent.log, edge.log)`);
+    else await rm(dir, { recursive: true, force: true });
+  });
   const homeDir = join(dir, 'home');
   let env: NodeJS.ProcessEnv = {};
   // The lane's knobs under test pass through (packages/agent/src/backup/job-main.ts); no other TRIPLANE_*.
@@ -1275,6 +1280,7 @@ try {
 } catch (e) {
   say(`FAILED: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   code = 1;
+  failed = true;
 } finally {
   await cleanup();
 }
