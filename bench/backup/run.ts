@@ -967,7 +967,7 @@ async function main(): Promise<Record<string, unknown>> {
    * `--ab`: windows with the lane stopped (A) and running (B) in ABBA order inside one phase of a
    * running backup; a window counts only if the backup stayed in that phase and running.
    */
-  const measureAb = async (label: string, job: () => Promise<Job>): Promise<AbPhase> => {
+  const measureAb = async (label: string, job: () => Promise<Job>, phase: 'database' | 'files'): Promise<AbPhase> => {
     cleanups.push(async () => {
       if (lanePaused) await pauseLane(false);
     });
@@ -979,6 +979,12 @@ async function main(): Promise<Record<string, unknown>> {
           await sleep(300);
           const m = await measureBoth(`${label} ${paused ? 'lane stopped' : 'lane running'} ${i + 1}`, job);
           windows.push({ paused, stoppedProcesses: paused ? stopped : 0, ...m });
+        }
+        // Whole pairs only; once the phase is over, the next phase gets the time.
+        const now = await job();
+        if (now.state !== 'running' || phaseOf(now.message) !== phase) {
+          say(`${label}: the phase ended after ${i + 1} of ${AB_PAIRS} pairs`);
+          break;
         }
       }
     } finally {
@@ -1129,7 +1135,7 @@ async function main(): Promise<Record<string, unknown>> {
         }
         const startedAtS = (Date.now() - t0) / 1000;
         if (AB_PAIRS > 0) {
-          ab[ph] = await measureAb(`${label} ${ph}`, getJob);
+          ab[ph] = await measureAb(`${label} ${ph}`, getJob, ph);
           continue;
         }
         const { cached, uncached } = await measureBoth(`${label} ${ph}`, getJob);
