@@ -53,6 +53,11 @@ export async function callAgent(
     ephemeral?: boolean;
   },
 ): Promise<unknown> {
+  // Its pod is being removed: the agent won't serve it any more, so say so now rather than
+  // after the wait (a dashboard tab left open on a site being deleted asks for its files).
+  if (c.env.status === 'deleting' || c.site.status === 'deleting') {
+    throw new TriplaneError('TRIPLANE_ERR_CONFLICT', 'the environment is being deleted', { environmentId: c.env.id });
+  }
   const serverId = parseServerIds(c.env.server_ids)[0];
   if (!serverId) {
     throw new TriplaneError('TRIPLANE_ERR_CONFLICT', 'the environment is not placed on an app server yet', {

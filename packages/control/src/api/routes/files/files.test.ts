@@ -277,6 +277,24 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       assert.notEqual((await h.call(viewer.token, 'GET', `/api/v1/environments/${envId}/files`)).statusCode, 503);
     });
 
+    test('an environment being deleted: 409 at once, no job (its agent no longer serves it)', async () => {
+      const before = await h.store.db.selectFrom('jobs').select('id').execute();
+      const was = await h.store.db.selectFrom('environments').select('status').where('id', '=', envId).executeTakeFirstOrThrow();
+      await h.store.db.updateTable('environments').set({ status: 'deleting' }).where('id', '=', envId).execute();
+      try {
+        for (const path of ['files', 'db/tables']) {
+          const r = await h.call(viewer.token, 'GET', `/api/v1/environments/${envId}/${path}`);
+          assert.equal(r.statusCode, 409, r.body);
+          assert.equal(r.json().error.code, 'TRIPLANE_ERR_CONFLICT');
+          assert.match(r.json().error.message, /being deleted/);
+        }
+        // no job: nothing waited on an agent
+        assert.equal((await h.store.db.selectFrom('jobs').select('id').execute()).length, before.length);
+      } finally {
+        await h.store.db.updateTable('environments').set({ status: was.status }).where('id', '=', envId).execute();
+      }
+    });
+
     test('another organization sees no environment; bad paths are refused', async () => {
       const o2 = await h.makeOrg(`fm-org-${dialect}`);
       assert.equal((await h.call(o2.owner.token, 'GET', `/api/v1/environments/${envId}/files`)).statusCode, 404);
